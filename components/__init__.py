@@ -1,0 +1,1 @@
+"""Our TFX components and the module code that TFX's Transform and Trainer load."""

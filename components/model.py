@@ -1,0 +1,105 @@
+"""Trainer's module file: the tutorial's model, trained on transformed data, exported for serving.
+
+In: transformed `train` and `eval` examples and the transform graph (Transform's outputs), and
+custom_config {'epochs', 'batch_size', 'learning_rate'}.
+Out: a SavedModel in fn_args.serving_model_dir with two signatures, both running the transform
+graph on raw pixels and returning `probabilities` (softmax), `class_id` and `class_name`:
+`serving_default` takes serialized tf.Examples, `predict_images` a batch of 28x28 images (0-255).
+TensorBoard logs go to fn_args.model_run_dir.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
+
+from fashion_mnist import features
+
+# The whole split is read once into memory (60,000 x 784 floats is 188 MB) so that fit() sees
+# exactly the tutorial's input: every example once per epoch, reshuffled each epoch.
+_READ_BATCH_SIZE = 10_000
+
+
+def build_model(learning_rate: float) -> tf.keras.Model:
+  """The tutorial's classifier: 28x28 -> Flatten -> Dense(128, relu) -> Dense(10) logits."""
+  if not tf.keras.__name__.startswith('tf_keras'):
+    raise RuntimeError('Keras 2 is required (Transform and TFMA load the model with it): set '
+                       'TF_USE_LEGACY_KERAS=1 before TensorFlow is imported')
+  model = tf.keras.Sequential([
+      tf.keras.layers.Input(shape=features.IMAGE_SHAPE, name=features.IMAGE_KEY),
+      tf.keras.layers.Flatten(),
+      tf.keras.layers.Dense(128, activation='relu'),
+      tf.keras.layers.Dense(features.NUM_CLASSES),
+  ])
+  model.compile(
+      optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+      metrics=['accuracy'])
+  return model
+
+
+def load_split(file_patterns, data_accessor, tf_transform_output):
+  """Reads a split of transformed examples into (images [N, 28, 28], labels [N]) arrays."""
+  dataset = data_accessor.tf_dataset_factory(
+      file_patterns,
+      tfxio.TensorFlowDatasetOptions(
+          batch_size=_READ_BATCH_SIZE, num_epochs=1, shuffle=False, label_key=features.LABEL_KEY),
+      tf_transform_output.transformed_metadata.schema)
+  batches = list(dataset.as_numpy_iterator())
+  images = np.concatenate([batch_features[features.IMAGE_KEY] for batch_features, _ in batches])
+  labels = np.concatenate([batch_labels for _, batch_labels in batches]).reshape(-1)
+  return images, labels
+
+
+def serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput):
+  """The two serving signatures: serialized tf.Examples and raw images, both through Transform."""
+  # Tracked as an attribute so that the transform graph's assets are saved with the model.
+  model.tft_layer = tf_transform_output.transform_features_layer()
+  raw_feature_spec = tf_transform_output.raw_feature_spec()
+  raw_feature_spec.pop(features.LABEL_KEY)
+
+  def predict(raw_features):
+    transformed = model.tft_layer(raw_features)
+    probabilities = tf.nn.softmax(model(transformed[features.IMAGE_KEY]))
+    class_id = tf.argmax(probabilities, axis=1)
+    return {
+        features.PROBABILITIES_KEY: probabilities,
+        features.CLASS_ID_KEY: class_id,
+        features.CLASS_NAME_KEY: tf.gather(tf.constant(features.CLASS_NAMES), class_id),
+    }
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT_KEY)])
+  def serve_examples(examples):
+    return predict(tf.io.parse_example(examples, raw_feature_spec))
+
+  @tf.function(input_signature=[
+      tf.TensorSpec([None, *features.IMAGE_SHAPE], tf.float32, name=features.IMAGES_INPUT_KEY)])
+  def predict_images(images):
+    pixels = tf.cast(tf.round(images), tf.int64)
+    return predict({features.IMAGE_KEY: tf.reshape(pixels, [-1, features.NUM_PIXELS])})
+
+  return {
+      features.EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
+      features.IMAGES_SIGNATURE: predict_images.get_concrete_function(),
+  }
+
+
+def run_fn(fn_args):
+  """TFX Trainer's callback: trains the model and saves it with its serving signatures."""
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  config = fn_args.custom_config
+  train_images, train_labels = load_split(fn_args.train_files, fn_args.data_accessor,
+                                          tf_transform_output)
+  eval_images, eval_labels = load_split(fn_args.eval_files, fn_args.data_accessor,
+                                        tf_transform_output)
+  model = build_model(config['learning_rate'])
+  model.fit(
+      train_images, train_labels,
+      batch_size=config['batch_size'],
+      epochs=config['epochs'],
+      validation_data=(eval_images, eval_labels),
+      callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+      verbose=2)
+  model.save(fn_args.serving_model_dir, save_format='tf',
+             signatures=serving_signatures(model, tf_transform_output))

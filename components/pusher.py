@@ -1,0 +1,75 @@
+"""Pusher that publishes each blessed model as a new version directory, atomically.
+
+In: the Trainer's model and the Evaluator's blessing. Out: when blessed, the model copied to
+`<serving dir>/<version>/` (TF Serving's layout; the version is a Unix timestamp, always greater
+than any version already there) and a PushedModel artifact recording the path and version.
+
+TFX's own Pusher copies straight into the version directory, which a model server polling the
+serving dir can see half-written. Here the copy goes to a hidden staging directory (a name TF
+Serving ignores, not being a number) and is renamed into place only when complete.
+"""
+
+import os
+import time
+
+from tfx import v1 as tfx
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import io_utils
+from tfx.utils import proto_utils
+
+_STAGING_SUFFIX = '.incomplete'
+
+
+def next_version(serving_dir: str) -> int:
+  """A Unix-timestamp version, bumped past the newest existing version if the clock is behind."""
+  existing = [int(name) for name in fileio.listdir(serving_dir) if name.isdigit()]
+  return max([int(time.time())] + [version + 1 for version in existing])
+
+
+def publish(model_path: str, serving_dir: str) -> str:
+  """Copies a SavedModel to a new version directory under serving_dir; returns its path."""
+  fileio.makedirs(serving_dir)
+  for name in fileio.listdir(serving_dir):
+    if name.endswith(_STAGING_SUFFIX):  # left by a push that was killed part-way
+      fileio.rmtree(os.path.join(serving_dir, name))
+  version = str(next_version(serving_dir))
+  staging_path = os.path.join(serving_dir, f'.{version}{_STAGING_SUFFIX}')
+  serving_path = os.path.join(serving_dir, version)
+  io_utils.copy_dir(model_path, staging_path)
+  fileio.rename(staging_path, serving_path)
+  return serving_path
+
+
+class AtomicPushExecutor(pusher_executor.Executor):
+  """TFX's Pusher executor, with the copy to the filesystem destination made atomic."""
+
+  def Do(self, input_dict, output_dict, exec_properties) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    model_push = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(model_push)
+      return
+    model_path = self.GetModelPath(input_dict)
+    destination = proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
+        pusher_pb2.PushDestination())
+    serving_path = publish(model_path, destination.filesystem.base_directory)
+    io_utils.copy_dir(model_path, model_push.uri)  # the archived copy in the pipeline root
+    self._MarkPushed(model_push, pushed_destination=serving_path,
+                     pushed_version=os.path.basename(serving_path))
+
+
+def create_pusher(model, model_blessing, serving_dir: str) -> tfx.components.Pusher:
+  """The Pusher component: pushes `model` to serving_dir when `model_blessing` says blessed."""
+  return tfx.components.Pusher(
+      model=model,
+      model_blessing=model_blessing,
+      push_destination=tfx.proto.PushDestination(
+          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+      custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))

@@ -1,0 +1,59 @@
+"""What the Evaluator computes and when it blesses a model (TFMA's EvalConfig)."""
+
+import tensorflow_model_analysis as tfma
+
+from fashion_mnist import features
+
+ACCURACY_METRIC = 'accuracy'
+LOSS_METRIC = 'loss'
+EXAMPLE_COUNT_METRIC = 'example_count'
+
+
+def _per_class(metric_class: str, prefix: str):
+  # top_k=1: the class counts as predicted when it is the argmax, as in the model's class_id.
+  return [
+      tfma.MetricConfig(class_name=metric_class,
+                        config=f'{{"class_id": {class_id}, "top_k": 1, '
+                        f'"name": "{prefix}_{class_id}"}}')
+      for class_id in range(features.NUM_CLASSES)
+  ]
+
+
+def eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
+  """Accuracy, loss, count, per-class precision/recall and the confusion matrix, overall and by
+  label; a model is blessed when its overall accuracy is at least accuracy_threshold and not
+  below the baseline's (the latest blessed model, when there is one)."""
+  # Thresholds hold for the overall slice only: a weak class (Shirt is near 0.6) must not veto
+  # a threshold meant for the whole test set.
+  accuracy_thresholds = [
+      tfma.PerSliceMetricThreshold(
+          slicing_specs=[tfma.SlicingSpec()],
+          threshold=tfma.MetricThreshold(
+              value_threshold=tfma.GenericValueThreshold(lower_bound={'value': accuracy_threshold}),
+              change_threshold=tfma.GenericChangeThreshold(
+                  direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': 0.0})))
+  ]
+  return tfma.EvalConfig(
+      model_specs=[
+          tfma.ModelSpec(signature_name=features.EXAMPLES_SIGNATURE,
+                         label_key=features.LABEL_KEY,
+                         prediction_key=features.PROBABILITIES_KEY)
+      ],
+      slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],
+      metrics_specs=[
+          tfma.MetricsSpec(metrics=[
+              tfma.MetricConfig(class_name='ExampleCount',
+                                config=f'{{"name": "{EXAMPLE_COUNT_METRIC}"}}'),
+              tfma.MetricConfig(class_name='SparseCategoricalAccuracy',
+                                config=f'{{"name": "{ACCURACY_METRIC}"}}',
+                                per_slice_thresholds=accuracy_thresholds),
+              tfma.MetricConfig(class_name='SparseCategoricalCrossentropy',
+                                config=f'{{"name": "{LOSS_METRIC}"}}'),
+              tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'),
+              *_per_class('Precision', 'precision'),
+              *_per_class('Recall', 'recall'),
+          ])
+      ],
+      # The model's compiled loss expects logits, but TFMA feeds it the probabilities output:
+      # leave the compiled metrics out and compute the ones above from the probabilities.
+      options=tfma.Options(include_default_metrics={'value': False}))
