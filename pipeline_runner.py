@@ -15,6 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from absl import logging as absl_logging
+
 from pipeline import configs
 
 # Progress lines shown without --verbose: components starting and finishing, and the download.
@@ -30,6 +32,9 @@ class _ProgressFilter(logging.Filter):
 def _configure_output(verbose: bool) -> None:
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s', datefmt='%H:%M:%S',
                       force=True)
+  # Explicit, because TensorFlow's SavedModel export saves and restores absl's verbosity, and
+  # absl's unset default restores as WARNING, which would hide the rest of the progress lines.
+  absl_logging.set_verbosity(absl_logging.INFO)
   if verbose:
     return
   # Environment variables, so that Beam's worker processes and TFX's pip calls are quiet too.

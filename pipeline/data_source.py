@@ -49,7 +49,8 @@ def sha256_of(path: Path) -> str:
   return digest.hexdigest()
 
 
-def download(mirror_url: str, target_dir: Path, file_names=dataset.FILE_NAMES) -> None:
+def download(mirror_url: str, target_dir: Path, file_names=dataset.FILE_NAMES,
+             checksums=dataset.SHA256) -> None:
   """Downloads files from the mirror into target_dir, each kept only if its SHA-256 matches.
 
   A file is written under a temporary name and renamed into place once verified, so a failed or
@@ -69,9 +70,9 @@ def download(mirror_url: str, target_dir: Path, file_names=dataset.FILE_NAMES) -
           raise DataSourceError(f'{url}: download failed ({e})') from e
         tmp.close()
         actual = sha256_of(Path(tmp.name))
-        if actual != dataset.SHA256[name]:
+        if actual != checksums[name]:
           raise DataSourceError(f'{url}: checksum mismatch, SHA-256 {actual} but the published '
-                                f'file has {dataset.SHA256[name]}; the file was not kept')
+                                f'file has {checksums[name]}; the file was not kept')
         os.replace(tmp.name, target_dir / name)
       finally:
         if os.path.exists(tmp.name):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tfx import v1 as tfx
 
+from components import baseline_resolver
 from components import idx_example_gen
 from components import model as model_module
 from components import preprocessing as preprocessing_module
@@ -42,15 +43,19 @@ def create_pipeline(config: PipelineConfig, data_dir: Path) -> tfx.dsl.Pipeline:
           'batch_size': config.batch_size,
           'learning_rate': config.learning_rate,
       })
-  latest_blessed_model = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('latest_blessed_model_resolver')
+  baseline_model = tfx.dsl.Resolver(
+      strategy_class=baseline_resolver.LatestBlessedBaselineStrategy,
+      **{
+          baseline_resolver.MODEL_KEY:
+              tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+          baseline_resolver.MODEL_BLESSING_KEY:
+              tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+          baseline_resolver.CANDIDATE_KEY: trainer.outputs['model'],
+      }).with_id('baseline_model_resolver')
   evaluator = tfx.components.Evaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
-      baseline_model=latest_blessed_model.outputs['model'],
+      baseline_model=baseline_model.outputs[baseline_resolver.MODEL_KEY],
       example_splits=['eval'],
       eval_config=evaluation.eval_config(config.accuracy_threshold))
   pusher = pusher_component.create_pusher(
@@ -62,7 +67,7 @@ def create_pipeline(config: PipelineConfig, data_dir: Path) -> tfx.dsl.Pipeline:
       pipeline_root=str(config.pipeline_root),
       components=[
           example_gen, statistics_gen, schema_importer, example_validator, transform, trainer,
-          latest_blessed_model, evaluator, pusher
+          baseline_model, evaluator, pusher
       ],
       enable_cache=True,
       metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -6,7 +6,6 @@ from typing import Dict, List, Optional
 import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from google.protobuf import text_format
 
 from pipeline import evaluation
 from pipeline.configs import PipelineConfig
@@ -94,14 +93,19 @@ def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
 
 
 def _blessing_failures(evaluation_uri: str) -> List[str]:
+  """Why the Evaluator did not bless, one sentence per failed threshold."""
   result = tfma.load_validation_result(evaluation_uri)
   failures = []
   for slice_validation in result.metric_validations_per_slice:
     for failure in slice_validation.failures:
-      threshold = text_format.MessageToString(failure.metric_threshold, as_one_line=True)
-      value = failure.metric_value.double_value.value
-      kind = 'change from baseline' if failure.metric_key.is_diff else 'value'
-      failures.append(f'{failure.metric_key.name} {kind} {value:.4f} fails {threshold}')
+      name, value = failure.metric_key.name, failure.metric_value.double_value.value
+      threshold = failure.metric_threshold
+      if failure.metric_key.is_diff:
+        failures.append(f'{name} changed by {value:+.4f} from the baseline, below the allowed '
+                        f'{threshold.change_threshold.absolute.value:+.4f}')
+      else:
+        failures.append(f'{name} {value:.4f} is below the threshold '
+                        f'{threshold.value_threshold.lower_bound.value:.4f}')
   return failures
 
 

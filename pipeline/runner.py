@@ -1,9 +1,15 @@
 """Runs the pipeline locally: LocalDagRunner, ML Metadata in SQLite, Beam's DirectRunner."""
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 from tfx import v1 as tfx
+from tfx.orchestration.portable import tfx_runner
+from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
 from fashion_mnist import idx
@@ -20,10 +26,43 @@ def check_data_dir(data_dir: Path) -> None:
     idx.read_split(*idx_example_gen.find_split_files(str(data_dir), split_pattern))
 
 
+@contextlib.contextmanager
+def _console_output_captured():
+  """Sends this process's and its subprocesses' stdout and stderr to a temporary file, replayed
+  on stderr only if the block fails."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  saved = [os.dup(1), os.dup(2)]
+  with tempfile.TemporaryFile() as capture:
+    os.dup2(capture.fileno(), 1)
+    os.dup2(capture.fileno(), 2)
+    try:
+      yield
+    except BaseException:
+      capture.seek(0)
+      os.write(saved[1], capture.read())
+      raise
+    finally:
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os.dup2(saved[0], 1)
+      os.dup2(saved[1], 2)
+      for fd in saved:
+        os.close(fd)
+
+
+def compile_pipeline(pipeline: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
+  """The pipeline's IR. Compiling packages Transform's and Trainer's module files as wheels
+  (`setup.py bdist_wheel`, whose chatter is kept off the console unless it fails)."""
+  with _console_output_captured():
+    return tfx_runner._make_pipeline_proto(pipeline)  # pylint: disable=protected-access
+
+
 def run(config: PipelineConfig) -> run_summary.RunSummary:
   """Runs the whole pipeline once and returns what that run produced."""
   data_dir = data_source.resolve_data_dir(config)
   check_data_dir(data_dir)
   logging.info('Data: %s', data_dir)
-  tfx.orchestration.LocalDagRunner().run(create_pipeline(config, data_dir))
+  tfx.orchestration.LocalDagRunner().run_with_ir(
+      compile_pipeline(create_pipeline(config, data_dir)))
   return run_summary.latest_run(config)

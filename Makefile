@@ -1,0 +1,12 @@
+# The README's two commands. Each creates the Python environment first if it is missing
+# (scripts/in-env), and reuses it after that.
+#   make run                      the whole pipeline on Fashion-MNIST (ARGS="--epochs 2" to change it)
+#   make test                     every test (PYTEST_ARGS="-m 'not acceptance'" to pick some)
+
+.PHONY: run test
+
+run:
+	scripts/in-env fashion-pipeline run $(ARGS)
+
+test:
+	scripts/in-env pytest $(PYTEST_ARGS)

@@ -1,0 +1,32 @@
+"""The Trainer's model is the tutorial's, layer for layer, with the same compile settings."""
+
+import numpy as np
+import tensorflow as tf
+
+from components import model as model_module
+from fashion_mnist import features
+
+
+def test_layers_are_flatten_dense128_relu_dense10_logits():
+  model = model_module.build_model(learning_rate=0.001)
+  assert model.input_shape == (None, *features.IMAGE_SHAPE)
+  flatten, hidden, logits = model.layers
+  assert isinstance(flatten, tf.keras.layers.Flatten)
+  assert isinstance(hidden, tf.keras.layers.Dense) and hidden.units == 128
+  assert hidden.activation is tf.keras.activations.relu
+  assert isinstance(logits, tf.keras.layers.Dense) and logits.units == features.NUM_CLASSES
+  assert logits.activation is tf.keras.activations.linear
+  assert model.count_params() == 784 * 128 + 128 + 128 * 10 + 10
+
+
+def test_compiled_with_adam_sparse_crossentropy_from_logits_and_accuracy():
+  model = model_module.build_model(learning_rate=0.001)
+  assert isinstance(model.optimizer, tf.keras.optimizers.Adam)
+  assert np.isclose(float(model.optimizer.learning_rate), 0.001)
+  assert isinstance(model.loss, tf.keras.losses.SparseCategoricalCrossentropy)
+  assert model.loss.get_config()['from_logits'] is True
+  assert model.compiled_metrics._user_metrics == ['accuracy']  # pylint: disable=protected-access
+
+
+def test_uses_keras_2():
+  assert tf.keras.__name__.startswith('tf_keras')

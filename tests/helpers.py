@@ -1,0 +1,65 @@
+"""Helpers for tests: small generated IDX datasets, the real dataset's place, running the CLI,
+and calling a SavedModel in a fresh process."""
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fashion_mnist import dataset
+from fashion_mnist import features
+from fashion_mnist import idx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The real files: FASHION_MNIST_DIR, else the shared copy beside the clone (as in CI).
+REAL_DATA_DIR = Path(os.environ.get('FASHION_MNIST_DIR')
+                     or REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist')
+
+
+def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+  """Noise, plus a bright band of rows whose position encodes the label: quick to learn."""
+  images = rng.integers(0, 60, size=(len(labels), *features.IMAGE_SHAPE), dtype=np.uint8)
+  for i, label in enumerate(labels):
+    images[i, 2 + 2 * label:4 + 2 * label, :] = 200 + rng.integers(0, 56)
+  return images
+
+
+def write_dataset(directory: Path, num_train: int = 400, num_test: int = 200,
+                  seed: int = 0) -> Path:
+  """Writes the four gzipped IDX files (labels in shuffled order) into directory."""
+  rng = np.random.default_rng(seed)
+  directory.mkdir(parents=True, exist_ok=True)
+  for split, count in ((dataset.TRAIN, num_train), (dataset.TEST, num_test)):
+    labels = (np.arange(count) % features.NUM_CLASSES).astype(np.uint8)
+    rng.shuffle(labels)
+    idx.write_images(directory / split.images_file, make_images(labels, rng))
+    idx.write_labels(directory / split.labels_file, labels)
+  return directory
+
+
+def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
+  """Runs the installed `fashion-pipeline` command line; returns its exit code and output."""
+  command = [str(Path(sys.executable).parent / 'fashion-pipeline'), *args]
+  return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+
+def call_saved_model(model_dir: Path, signature: str, **inputs) -> dict:
+  """Loads a SavedModel in a fresh Python process and calls one signature; returns numpy
+  outputs (so that nothing from the training process can leak into what is checked)."""
+  script = '''
+import os, pickle, sys
+os.environ['TF_USE_LEGACY_KERAS'] = '1'
+import tensorflow as tf
+model_dir, signature, inputs = pickle.load(sys.stdin.buffer)
+outputs = tf.saved_model.load(model_dir).signatures[signature](**{
+    k: tf.constant(v) for k, v in inputs.items()})
+sys.stdout.buffer.write(pickle.dumps({k: v.numpy() for k, v in outputs.items()}))
+'''
+  result = subprocess.run([sys.executable, '-c', script],
+                          input=pickle.dumps((str(model_dir), signature, inputs)),
+                          capture_output=True, check=False)
+  assert result.returncode == 0, result.stderr.decode(errors='replace')[-3000:]
+  return pickle.loads(result.stdout)
