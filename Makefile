@@ -1,5 +1,6 @@
 # The README's two commands. Each creates the Python environment first if it is missing
-# (scripts/in-env), and reuses it after that.
+# (scripts/in-env), and reuses it after that; `make test` also installs Debian's chromium for the
+# report's browser test when it can (scripts/ensure-chromium).
 #   make run                      the whole pipeline on Fashion-MNIST (ARGS="--epochs 2" to change it)
 #   make test                     every test (PYTEST_ARGS="-m 'not acceptance'" to pick some)
 
@@ -9,4 +10,5 @@ run:
 	scripts/in-env fashion-pipeline run $(ARGS)
 
 test:
+	scripts/ensure-chromium
 	scripts/in-env pytest $(PYTEST_ARGS)

@@ -28,7 +28,7 @@ PROBABILITIES_KEY = 'probabilities'
 CLASS_ID_KEY = 'class_id'
 CLASS_NAME_KEY = 'class_name'
 
-# Serving signatures: serialized tf.Examples (what TFMA and TF Serving clients send), and raw images.
+# Serving signatures: serialized tf.Examples (what TFMA and TF Serving clients send), raw images.
 EXAMPLES_SIGNATURE = 'serving_default'
 EXAMPLES_INPUT_KEY = 'examples'
 IMAGES_SIGNATURE = 'predict_images'

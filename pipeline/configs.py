@@ -40,6 +40,7 @@ class PipelineConfig:
   metadata_path: Path
   serving_dir: Path
   data_dir: Optional[Path] = None  # None: resolved by pipeline.data_source
+  examples_dir: Optional[Path] = None  # tf.Examples instead of IDX files (train/, eval/)
   data_cache_dir: Path = KERAS_CACHE_DIR.expanduser()
   mirror_url: str = dataset.PUBLIC_MIRROR_URL
   epochs: int = DEFAULT_EPOCHS
@@ -48,6 +49,7 @@ class PipelineConfig:
   accuracy_threshold: float = DEFAULT_ACCURACY_THRESHOLD
   beam_args: Tuple[str, ...] = DEFAULT_BEAM_ARGS
   schema_file: Path = SCHEMA_FILE
+  accept_anomalies: bool = False  # let this run train despite the data gate's anomalies
   pipeline_name: str = PIPELINE_NAME
 
   def __post_init__(self):
@@ -57,6 +59,8 @@ class PipelineConfig:
       raise ConfigError(f'batch size must be at least 1, not {self.batch_size}')
     if not 0 < self.learning_rate:
       raise ConfigError(f'learning rate must be positive, not {self.learning_rate}')
+    if self.data_dir and self.examples_dir:
+      raise ConfigError('give either a data dir (IDX files) or an examples dir, not both')
     if not 0.0 <= self.accuracy_threshold <= 1.0:
       raise ConfigError(
           f'accuracy threshold must be between 0 and 1, not {self.accuracy_threshold}')
@@ -67,12 +71,13 @@ def build(output_dir: Optional[Path] = None,
           metadata_path: Optional[Path] = None,
           serving_dir: Optional[Path] = None,
           data_dir: Optional[Path] = None,
+          examples_dir: Optional[Path] = None,
           extra_beam_args: Tuple[str, ...] = (),
           environ=os.environ,
           **settings) -> PipelineConfig:
   """Builds the configuration: pipeline root, metadata and serving dir default to the output dir."""
   output_dir = Path(output_dir or DEFAULT_OUTPUT_DIR).absolute()
-  if data_dir is None and environ.get(DATA_DIR_ENV_VAR):
+  if data_dir is None and examples_dir is None and environ.get(DATA_DIR_ENV_VAR):
     data_dir = Path(environ[DATA_DIR_ENV_VAR])
   if environ.get(MIRROR_URL_ENV_VAR):
     settings.setdefault('mirror_url', environ[MIRROR_URL_ENV_VAR])
@@ -82,5 +87,6 @@ def build(output_dir: Optional[Path] = None,
       metadata_path=Path(metadata_path or output_dir / 'metadata.sqlite').absolute(),
       serving_dir=Path(serving_dir or output_dir / 'serving').absolute(),
       data_dir=Path(data_dir).expanduser().absolute() if data_dir else None,
+      examples_dir=Path(examples_dir).expanduser().absolute() if examples_dir else None,
       beam_args=DEFAULT_BEAM_ARGS + tuple(extra_beam_args),
       **settings)

@@ -3,18 +3,19 @@
 import tensorflow_model_analysis as tfma
 
 from fashion_mnist import features
-
-ACCURACY_METRIC = 'accuracy'
-LOSS_METRIC = 'loss'
-EXAMPLE_COUNT_METRIC = 'example_count'
+from fashion_mnist import metrics
 
 
-def _per_class(metric_class: str, prefix: str):
+def _named(class_name: str, name: str, **kwargs) -> tfma.MetricConfig:
+  return tfma.MetricConfig(class_name=class_name, config=f'{{"name": "{name}"}}', **kwargs)
+
+
+def _per_class(metric_class: str, name_of):
   # top_k=1: the class counts as predicted when it is the argmax, as in the model's class_id.
   return [
       tfma.MetricConfig(class_name=metric_class,
                         config=f'{{"class_id": {class_id}, "top_k": 1, '
-                        f'"name": "{prefix}_{class_id}"}}')
+                        f'"name": "{name_of(class_id)}"}}')
       for class_id in range(features.NUM_CLASSES)
   ]
 
@@ -42,16 +43,13 @@ def eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
       slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],
       metrics_specs=[
           tfma.MetricsSpec(metrics=[
-              tfma.MetricConfig(class_name='ExampleCount',
-                                config=f'{{"name": "{EXAMPLE_COUNT_METRIC}"}}'),
-              tfma.MetricConfig(class_name='SparseCategoricalAccuracy',
-                                config=f'{{"name": "{ACCURACY_METRIC}"}}',
-                                per_slice_thresholds=accuracy_thresholds),
-              tfma.MetricConfig(class_name='SparseCategoricalCrossentropy',
-                                config=f'{{"name": "{LOSS_METRIC}"}}'),
+              _named('ExampleCount', metrics.EXAMPLE_COUNT),
+              _named('SparseCategoricalAccuracy', metrics.ACCURACY,
+                     per_slice_thresholds=accuracy_thresholds),
+              _named('SparseCategoricalCrossentropy', metrics.LOSS),
               tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'),
-              *_per_class('Precision', 'precision'),
-              *_per_class('Recall', 'recall'),
+              *_per_class('Precision', metrics.precision),
+              *_per_class('Recall', metrics.recall),
           ])
       ],
       # The model's compiled loss expects logits, but TFMA feeds it the probabilities output:

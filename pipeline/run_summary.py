@@ -1,13 +1,16 @@
 """What a pipeline run did and produced, read back from ML Metadata and the run's artifacts."""
 
 import dataclasses
-from typing import Dict, List, Optional
+import json
+import os
+from typing import Dict, List, Optional, Tuple
 
-import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import evaluation
+from fashion_mnist import gate
+from report import component as report_component
+from report import evaluation_results
 from pipeline.configs import PipelineConfig
 
 _STATE_NAMES = {
@@ -36,6 +39,10 @@ class RunSummary:
   blessed: Optional[bool] = None
   blessing_failures: List[str] = dataclasses.field(default_factory=list)
   pushed_path: Optional[str] = None
+  gate_passed: Optional[bool] = None  # None: the data gate did not run
+  anomalies_accepted: bool = False
+  problems: List[str] = dataclasses.field(default_factory=list)  # the data gate's anomalies
+  report_path: Optional[str] = None
 
   @property
   def seconds(self) -> float:
@@ -48,6 +55,11 @@ class RunSummary:
       states[component.state] = states.get(component.state, 0) + 1
     lines = [f'Run {self.run_id}: {len(self.components)} components ('
              + ', '.join(f'{count} {state}' for state, count in sorted(states.items())) + ')']
+    if self.problems:
+      verdict = ('accepted for this run (--accept-anomalies)' if self.anomalies_accepted else
+                 'the run stopped before Transform and Trainer: nothing was trained or pushed')
+      lines.append(f'Data anomalies ({verdict}):')
+      lines.extend(f'  - {problem}' for problem in self.problems)
     if self.accuracy is not None:
       baseline = ('no baseline yet' if self.baseline_accuracy is None
                   else f'baseline {self.baseline_accuracy:.4f}')
@@ -63,86 +75,81 @@ class RunSummary:
       lines.append(f'Pushed: nothing new (nothing changed; {self.pushed_path} is current)')
     else:
       lines.append(f'Pushed: {self.pushed_path}')
+    if self.report_path:
+      lines.append(f'Report: {self.report_path}')
     return '\n'.join(lines)
 
 
-def _store(config: PipelineConfig) -> metadata_store.MetadataStore:
+def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
+  """The pipeline's ML Metadata store, read-only."""
   connection = metadata_store_pb2.ConnectionConfig()
   connection.sqlite.filename_uri = str(config.metadata_path)
   connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
   return metadata_store.MetadataStore(connection)
 
 
-def _outputs(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
-  events = store.get_events_by_execution_ids([execution_id])
-  ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
-  return store.get_artifacts_by_id(ids)
-
-
-def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
-  """Overall-slice metrics keyed by (model name or '') + '/' + metric name, diffs left out."""
-  metrics = {}
-  for slice_metrics in tfma.load_metrics(evaluation_uri):
-    if slice_metrics.slice_key.single_slice_keys:
-      continue
-    for key_value in slice_metrics.metric_keys_and_values:
-      if not key_value.key.HasField('sub_key') and not key_value.key.is_diff:
-        metrics[f'{key_value.key.model_name}/{key_value.key.name}'] = (
-            key_value.value.double_value.value)
-  return metrics
-
-
-def _blessing_failures(evaluation_uri: str) -> List[str]:
-  """Why the Evaluator did not bless, one sentence per failed threshold."""
-  result = tfma.load_validation_result(evaluation_uri)
-  failures = []
-  for slice_validation in result.metric_validations_per_slice:
-    for failure in slice_validation.failures:
-      name, value = failure.metric_key.name, failure.metric_value.double_value.value
-      threshold = failure.metric_threshold
-      if failure.metric_key.is_diff:
-        failures.append(f'{name} changed by {value:+.4f} from the baseline, below the allowed '
-                        f'{threshold.change_threshold.absolute.value:+.4f}')
-      else:
-        failures.append(f'{name} {value:.4f} is below the threshold '
-                        f'{threshold.value_threshold.lower_bound.value:.4f}')
-  return failures
-
-
-def latest_run(config: PipelineConfig) -> RunSummary:
-  """The summary of the newest run of config's pipeline in its metadata store."""
-  store = _store(config)
+def find_run(store, config: PipelineConfig, run_id: Optional[str] = None):
+  """The pipeline_run context of run_id, or of the newest run when run_id is None."""
   runs = [
       context for context in store.get_contexts_by_type('pipeline_run')
       if any(parent.name == config.pipeline_name
              for parent in store.get_parent_contexts_by_context(context.id))
   ]
+  if run_id is not None:
+    runs = [run for run in runs if run.name == run_id]
   if not runs:
-    raise LookupError(f'{config.metadata_path}: no run of {config.pipeline_name} recorded')
-  run = max(runs, key=lambda context: context.create_time_since_epoch)
-  components, fields = [], {}
+    which = f'run {run_id}' if run_id else 'run'
+    raise LookupError(f'{config.metadata_path}: no {which} of {config.pipeline_name} recorded')
+  return max(runs, key=lambda context: context.create_time_since_epoch)
+
+
+def component_executions(store, run) -> List[Tuple[str, metadata_store_pb2.Execution]]:
+  """(component id, execution) of each component that ran in the run, in order."""
+  result = []
   for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
     node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == 'node')
-    component_id = node.split('.', 1)[-1]
+    result.append((node.split('.', 1)[-1], execution))
+  return result
+
+
+def artifacts_of(store, execution_id: int,
+                 event_type) -> Dict[str, List[metadata_store_pb2.Artifact]]:
+  """An execution's input or output artifacts (event_type INPUT or OUTPUT) by key."""
+  events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == event_type]
+  by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+  result: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  for event in events:
+    result.setdefault(event.path.steps[0].key, []).append(by_id[event.artifact_id])
+  return result
+
+
+def summarize(config: PipelineConfig, run_id: Optional[str] = None) -> RunSummary:
+  """The summary of a run (by default the newest) of config's pipeline."""
+  store = open_store(config)
+  run = find_run(store, config, run_id)
+  components, fields = [], {}
+  for component_id, execution in component_executions(store, run):
     components.append(ComponentRun(
         component_id=component_id,
         state=_STATE_NAMES.get(execution.last_known_state, 'unknown'),
         seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch)
         / 1000))
-    for artifact in _outputs(store, execution.id):
+    outputs = artifacts_of(store, execution.id, metadata_store_pb2.Event.OUTPUT)
+    for artifact in (a for artifacts in outputs.values() for a in artifacts):
       properties = artifact.custom_properties
       if artifact.type == 'ModelEvaluation':
-        metrics = _overall_metrics(artifact.uri)
-        candidate = [name for name in metrics if name.endswith('/' + evaluation.ACCURACY_METRIC)
-                     and not name.startswith('baseline/')]
-        fields['accuracy'] = metrics[candidate[0]] if candidate else None
-        fields['baseline_accuracy'] = metrics.get(f'baseline/{evaluation.ACCURACY_METRIC}')
-        count = [value for name, value in metrics.items()
-                 if name.endswith('/' + evaluation.EXAMPLE_COUNT_METRIC)]
-        fields['example_count'] = int(count[0]) if count else None
-        fields['blessing_failures'] = _blessing_failures(artifact.uri)
+        result = evaluation_results.load(artifact.uri)
+        fields.update(accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
+                      example_count=result.example_count,
+                      blessing_failures=result.blessing_failures)
       elif artifact.type == 'ModelBlessing':
         fields['blessed'] = bool(properties['blessed'].int_value)
       elif artifact.type == 'PushedModel' and properties['pushed'].int_value:
         fields['pushed_path'] = properties['pushed_destination'].string_value
+      elif artifact.type == 'ExampleAnomalies' and gate.PASSED in properties:
+        fields['gate_passed'] = bool(properties[gate.PASSED].int_value)
+        fields['anomalies_accepted'] = bool(properties[gate.ACCEPTED].int_value)
+        fields['problems'] = json.loads(properties[gate.PROBLEMS].string_value)
+      elif artifact.type == report_component.HtmlReport.TYPE_NAME:
+        fields['report_path'] = os.path.join(artifact.uri, report_component.REPORT_FILE)
   return RunSummary(run_id=run.name, components=components, **fields)

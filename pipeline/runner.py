@@ -60,9 +60,11 @@ def compile_pipeline(pipeline: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
 
 def run(config: PipelineConfig) -> run_summary.RunSummary:
   """Runs the whole pipeline once and returns what that run produced."""
-  data_dir = data_source.resolve_data_dir(config)
-  check_data_dir(data_dir)
-  logging.info('Data: %s', data_dir)
+  data_dir = None
+  if config.examples_dir is None:
+    data_dir = data_source.resolve_data_dir(config)
+    check_data_dir(data_dir)
+  logging.info('Data: %s', config.examples_dir or data_dir)
   tfx.orchestration.LocalDagRunner().run_with_ir(
       compile_pipeline(create_pipeline(config, data_dir)))
-  return run_summary.latest_run(config)
+  return run_summary.summarize(config)

@@ -40,6 +40,21 @@ def write_dataset(directory: Path, num_train: int = 400, num_test: int = 200,
   return directory
 
 
+def write_examples(directory: Path, split_examples) -> Path:
+  """Writes tf.Examples as gzipped TFRecords in directory/<split>/, the --examples-dir layout.
+  split_examples maps a split name to a list of (pixel values, label) pairs; the pixel values
+  may be of any length and range, to make bad data."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top  (only tests that need it)
+  from components import idx_example_gen  # pylint: disable=g-import-not-at-top
+  for split, examples in split_examples.items():
+    (directory / split).mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(directory / split / 'data.tfrecord.gz'), 'GZIP') as writer:
+      for pixels, label in examples:
+        example = idx_example_gen.to_example(np.asarray(pixels, np.int64), label)
+        writer.write(example.SerializeToString())
+  return directory
+
+
 def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
   """Runs the installed `fashion-pipeline` command line; returns its exit code and output."""
   command = [str(Path(sys.executable).parent / 'fashion-pipeline'), *args]

@@ -17,11 +17,16 @@ def test_default_pipeline_blesses_and_pushes_a_model_as_good_as_the_tutorials(
     real_data_dir, tmp_path):
   result = run_cli('run', '--data-dir', str(real_data_dir), '--output-dir', str(tmp_path))
   assert result.returncode == 0, result.stderr[-5000:]
-  summary = run_summary.latest_run(configs.build(output_dir=tmp_path, environ={}))
+  summary = run_summary.summarize(configs.build(output_dir=tmp_path, environ={}))
   print(summary.format(configs.DEFAULT_ACCURACY_THRESHOLD))
   assert summary.example_count == 10_000
   assert summary.accuracy >= 0.87
   assert summary.blessed and summary.pushed_path
+  assert summary.gate_passed and not summary.problems
+  report = open(summary.report_path, encoding='utf-8').read()
+  for section in ('header', 'data', 'anomalies', 'drift', 'schema', 'model', 'confusion-matrix',
+                  'training-images', 'test-predictions'):
+    assert f'id="{section}"' in report
 
   images = idx.read_images(real_data_dir / dataset.TEST.images_file)[:2]
   outputs = call_saved_model(summary.pushed_path, features.IMAGES_SIGNATURE,

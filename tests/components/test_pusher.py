@@ -17,7 +17,8 @@ def test_publish_copies_the_whole_model_into_a_new_numbered_version(tmp_path):
   serving = tmp_path / 'serving'
   path = pusher.publish(str(_model(tmp_path)), str(serving))
   assert os.path.dirname(path) == str(serving) and os.path.basename(path).isdigit()
-  assert (serving / os.path.basename(path) / 'variables' / 'variables.index').read_bytes() == b'index'
+  copied = serving / os.path.basename(path) / 'variables' / 'variables.index'
+  assert copied.read_bytes() == b'index'
   assert sorted(os.listdir(serving)) == [os.path.basename(path)]  # no staging dir left behind
 
 

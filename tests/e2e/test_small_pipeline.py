@@ -24,9 +24,12 @@ from pipeline import run_summary
 pytestmark = pytest.mark.e2e
 
 COMPONENTS = {
-    'FileBasedExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'Transform',
-    'Trainer', 'baseline_model_resolver', 'Evaluator', 'Pusher'
+    'FileBasedExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
+    'previous_statistics_resolver', 'DataGate', 'Transform', 'Trainer', 'baseline_model_resolver',
+    'Evaluator', 'Pusher', 'RunReport'
 }
+# Resolvers look at ML Metadata afresh on every run; they are never cached.
+RESOLVERS = {'previous_statistics_resolver', 'baseline_model_resolver'}
 
 
 @pytest.fixture(scope='module')
@@ -41,7 +44,7 @@ def _run(data_dir, output_dir, *extra):
 
 
 def _summary(output_dir):
-  return run_summary.latest_run(configs.build(output_dir=output_dir, environ={}))
+  return run_summary.summarize(configs.build(output_dir=output_dir, environ={}))
 
 
 def _versions(output_dir):
@@ -68,6 +71,7 @@ def test_every_component_ran_and_is_recorded_in_ml_metadata(workspace, first_run
   assert {c.component_id for c in summary.components} == COMPONENTS
   assert all(c.state == 'ran' for c in summary.components), summary.components
   assert summary.blessed and summary.accuracy > 0.5 and summary.example_count == 200
+  assert summary.gate_passed and open(summary.report_path, encoding='utf-8').read()
   assert 'Blessed: yes' in first_run.stdout
   assert f'Pushed: {summary.pushed_path}' in first_run.stdout
 
@@ -118,7 +122,7 @@ def test_a_second_run_with_nothing_changed_is_fully_cached(workspace, cached_run
   summary = _summary(workspace[1])
   states = {c.component_id: c.state for c in summary.components}
   assert all(state == 'cached' for component, state in states.items()
-             if component != 'baseline_model_resolver'), states
+             if component not in RESOLVERS), states
   assert len(_versions(workspace[1])) == 1
   assert 'Pushed: nothing new' in cached_run.stdout
 

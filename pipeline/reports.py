@@ -1,0 +1,40 @@
+"""Rewrites a recorded run's HTML report on demand (`fashion-pipeline report`), from the same
+artifacts the run's RunReport component used, as ML Metadata recorded them."""
+
+from pathlib import Path
+from typing import Optional
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx.types import artifact_utils
+
+from pipeline import run_summary
+from pipeline.configs import PipelineConfig
+from report import component as report_component
+
+_REPORT_COMPONENT_ID = 'RunReport'
+
+
+def rewrite(config: PipelineConfig, run_id: Optional[str], out: Optional[Path]) -> Path:
+  """Writes the report of run_id (default: the newest run) to out (default:
+  OUTPUT_DIR/reports/<run id>.html); returns the path."""
+  store = run_summary.open_store(config)
+  run = run_summary.find_run(store, config, run_id)
+  executions = [e for component_id, e in run_summary.component_executions(store, run)
+                if component_id == _REPORT_COMPONENT_ID]
+  if not executions:
+    raise LookupError(f'run {run.name} did not get as far as its report')
+  execution = executions[0]
+  types_by_id = {t.id: t for t in store.get_artifact_types()}
+  inputs = {
+      key: [artifact_utils.deserialize_artifact(types_by_id[a.type_id], a) for a in artifacts]
+      for key, artifacts in run_summary.artifacts_of(
+          store, execution.id, metadata_store_pb2.Event.INPUT).items()
+  }
+  exec_properties = {
+      'data_source': execution.custom_properties['data_source'].string_value,
+      'accuracy_threshold': execution.custom_properties['accuracy_threshold'].double_value,
+  }
+  out = Path(out or config.output_dir / 'reports' / f'{run.name}.html').absolute()
+  report_component.write_report(
+      report_component.run_artifacts(inputs, exec_properties, run.name), str(out))
+  return out

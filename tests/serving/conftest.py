@@ -1,0 +1,62 @@
+"""Fixtures for the server tests: a model pushed by a small pipeline run (once per session), the
+same model loaded in this process (the reference), and `fashion-pipeline serve` as a subprocess."""
+
+import dataclasses
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fashion_mnist import dataset
+from fashion_mnist import idx
+from helpers import run_cli, write_dataset
+from server_process import MAX_BATCH_SIZE, MAX_BODY_BYTES, running_server, serving_dir_with
+
+
+@dataclasses.dataclass(frozen=True)
+class PushedModel:
+  version_dir: Path  # <serving dir>/<version>
+  images: np.ndarray  # test images [N, 28, 28] uint8 of the generated data
+  labels: np.ndarray
+
+  @property
+  def version(self) -> int:
+    return int(self.version_dir.name)
+
+
+@pytest.fixture(scope='session')
+def pushed_model(tmp_path_factory) -> PushedModel:
+  root = tmp_path_factory.mktemp('serving-model')
+  data_dir = write_dataset(root / 'data')
+  result = run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(root / 'out'),
+                   '--epochs', '1', '--accuracy-threshold', '0.5',
+                   '--beam-arg=--direct_running_mode=in_memory')
+  assert result.returncode == 0, result.stderr[-5000:]
+  (version_dir,) = (root / 'out' / 'serving').iterdir()
+  images, labels = idx.read_split(data_dir / dataset.TEST.images_file,
+                                  data_dir / dataset.TEST.labels_file)
+  return PushedModel(version_dir, images, labels)
+
+
+@pytest.fixture(scope='session')
+def local_model(pushed_model):
+  """The pushed SavedModel, called in this process: what the server's answers must equal."""
+  return tf.saved_model.load(str(pushed_model.version_dir))
+
+
+@pytest.fixture(scope='session')
+def server(tmp_path_factory, pushed_model):
+  """One server for the read-only tests, over a serving dir of its own."""
+  tmp_path = tmp_path_factory.mktemp('server')
+  serving_dir = serving_dir_with(tmp_path, pushed_model.version_dir)
+  with running_server(serving_dir, tmp_path / 'server.log', '--max-body-bytes', str(MAX_BODY_BYTES),
+                      '--max-batch-size', str(MAX_BATCH_SIZE)) as s:
+    yield s
+
+
+@pytest.fixture(scope='session')
+def rest(server):
+  with httpx.Client(base_url=server.rest_url, timeout=30) as client:
+    yield client
