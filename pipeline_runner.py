@@ -20,8 +20,10 @@ from absl import logging as absl_logging
 
 from pipeline import configs
 
-# Progress lines shown without --verbose: components starting and finishing, and the download.
-_PROGRESS = re.compile(r'^(Component .* is (running|finished)|Downloading |Data: )')
+# Progress lines shown without --verbose: components starting, finishing or skipped (after the
+# data gate stopped a run), and the download.
+_PROGRESS = re.compile(
+    r'^(Component .* is (running|finished)|Skipping execution for |Downloading |Data: )')
 
 
 class _ProgressFilter(logging.Filter):
@@ -75,13 +77,15 @@ def _add_run_parser(commands) -> None:
                    help='default: %(default)s')
   run.add_argument('--learning-rate', type=float, default=configs.DEFAULT_LEARNING_RATE,
                    help="Adam's learning rate (default: %(default)s)")
+  run.add_argument('--seed', type=int, default=configs.DEFAULT_SEED,
+                   help='seed of the initial weights and the shuffling (default: %(default)s)')
   run.add_argument('--accuracy-threshold', type=float,
                    default=configs.DEFAULT_ACCURACY_THRESHOLD,
                    help='lowest test accuracy that blesses a model (default: %(default)s)')
   run.add_argument('--beam-arg', action='append', default=[], dest='beam_args',
                    metavar='ARG', help='a Beam pipeline option, repeatable, after the defaults '
                    f'{" ".join(configs.DEFAULT_BEAM_ARGS)} (e.g. '
-                   '--beam-arg=--direct_running_mode=in_memory)')
+                   '--beam-arg=--direct_running_mode=multi_processing)')
   run.add_argument('--accept-anomalies', action='store_true',
                    help='train and push this run even though the data gate found anomalies')
   run.add_argument('--verbose', action='store_true', help='show every log line')
@@ -92,7 +96,7 @@ def _run(args) -> int:
       output_dir=args.output_dir, pipeline_root=args.pipeline_root,
       metadata_path=args.metadata_path, serving_dir=args.serving_dir, data_dir=args.data_dir,
       examples_dir=args.examples_dir, extra_beam_args=tuple(args.beam_args), epochs=args.epochs,
-      batch_size=args.batch_size, learning_rate=args.learning_rate,
+      batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
       accuracy_threshold=args.accuracy_threshold, accept_anomalies=args.accept_anomalies)
   _configure_output(args.verbose)
   from pipeline import runner  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)

@@ -1,7 +1,7 @@
 """Trainer's module file: the tutorial's model, trained on transformed data, exported for serving.
 
 In: transformed `train` and `eval` examples and the transform graph (Transform's outputs), and
-custom_config {'epochs', 'batch_size', 'learning_rate'}.
+custom_config {'epochs', 'batch_size', 'learning_rate', 'seed'}.
 Out: a SavedModel in fn_args.serving_model_dir with two signatures, both running the transform
 graph on raw pixels and returning `probabilities` (softmax), `class_id` and `class_name`:
 `serving_default` takes serialized tf.Examples, `predict_images` a batch of 28x28 images (0-255).
@@ -93,6 +93,8 @@ def run_fn(fn_args):
                                           tf_transform_output)
   eval_images, eval_labels = load_split(fn_args.eval_files, fn_args.data_accessor,
                                         tf_transform_output)
+  # Seeds the initial weights and the shuffling: the same inputs train the same model.
+  tf.keras.utils.set_random_seed(config['seed'])
   model = build_model(config['learning_rate'])
   model.fit(
       train_images, train_labels,

@@ -70,7 +70,10 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[Path]) -> tfx.dsl
     transform = tfx.components.Transform(
         examples=example_gen.outputs['examples'],
         schema=schema_importer.outputs['schema'],
-        module_file=PREPROCESSING_MODULE_FILE)
+        module_file=PREPROCESSING_MODULE_FILE,
+        # StatisticsGen already has the raw data's statistics; those of the scaled pixels would
+        # cost two more passes over the data and nothing reads them.
+        disable_statistics=True)
     trainer = tfx.components.Trainer(
         module_file=MODEL_MODULE_FILE,
         examples=transform.outputs['transformed_examples'],
@@ -83,6 +86,7 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[Path]) -> tfx.dsl
             'epochs': config.epochs,
             'batch_size': config.batch_size,
             'learning_rate': config.learning_rate,
+            'seed': config.seed,
         })
     baseline_model = tfx.dsl.Resolver(
         strategy_class=resolvers.LatestBlessedBaselineStrategy,

@@ -16,9 +16,7 @@ from pipeline import run_summary
 
 pytestmark = pytest.mark.e2e
 
-# One process for Beam: these runs stop early, and fixed start-up costs dominate them.
-FAST = ('--epochs', '1', '--accuracy-threshold', '0.5',
-        '--beam-arg=--direct_running_mode=in_memory')
+FAST = ('--epochs', '1', '--accuracy-threshold', '0.5')
 
 
 def _clean_examples(count, seed=0):

@@ -154,7 +154,10 @@ def test_a_worse_candidate_is_not_blessed_and_not_pushed(workspace, bad_data_run
   _, output_dir = workspace
   versions = _versions(output_dir)
   # A learning rate this small leaves the model near chance: worse than the blessed baseline.
-  result = _run(*workspace, '--learning-rate', '1e-9', '--accuracy-threshold', '0')
+  # Beam with a worker process per core here, so that mode (not the default) is exercised too.
+  result = _run(*workspace, '--learning-rate', '1e-9', '--accuracy-threshold', '0',
+                '--beam-arg=--direct_running_mode=multi_processing',
+                '--beam-arg=--direct_num_workers=2')
   assert result.returncode == 0, result.stderr[-5000:]
   summary = _summary(output_dir)
   assert summary.blessed is False

@@ -15,7 +15,7 @@ def test_defaults_are_the_tutorials_and_paths_derive_from_the_output_dir(tmp_pat
   assert config.metadata_path == tmp_path / 'metadata.sqlite'
   assert config.serving_dir == tmp_path / 'serving'
   assert config.data_dir is None
-  assert config.beam_args == ('--direct_running_mode=multi_processing', '--direct_num_workers=0')
+  assert config.beam_args == ('--direct_running_mode=in_memory',)
   assert config.schema_file.is_file()
 
 
@@ -28,9 +28,9 @@ def test_relative_paths_become_absolute(tmp_path, monkeypatch):
 
 def test_beam_args_come_after_the_defaults_so_they_win(tmp_path):
   config = configs.build(output_dir=tmp_path, environ={},
-                         extra_beam_args=('--direct_running_mode=in_memory',))
-  assert config.beam_args[-1] == '--direct_running_mode=in_memory'
-  assert config.beam_args[:2] == configs.DEFAULT_BEAM_ARGS
+                         extra_beam_args=('--direct_running_mode=multi_processing',))
+  assert config.beam_args[-1] == '--direct_running_mode=multi_processing'
+  assert config.beam_args[:1] == configs.DEFAULT_BEAM_ARGS
 
 
 def test_data_dir_flag_beats_environment(tmp_path):

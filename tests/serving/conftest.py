@@ -31,8 +31,7 @@ def pushed_model(tmp_path_factory) -> PushedModel:
   root = tmp_path_factory.mktemp('serving-model')
   data_dir = write_dataset(root / 'data')
   result = run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(root / 'out'),
-                   '--epochs', '1', '--accuracy-threshold', '0.5',
-                   '--beam-arg=--direct_running_mode=in_memory')
+                   '--epochs', '1', '--accuracy-threshold', '0.5')
   assert result.returncode == 0, result.stderr[-5000:]
   (version_dir,) = (root / 'out' / 'serving').iterdir()
   images, labels = idx.read_split(data_dir / dataset.TEST.images_file,

@@ -1,0 +1,138 @@
+"""Benchmark: the whole pipeline against the tutorial script it replaces, on the same machine.
+
+In one run: (1) the tutorial's script as written (bench/tutorial.py) on the local IDX files;
+(2) the full pipeline cold into a fresh output dir, then (3) again with nothing changed. For each:
+wall time and the peak memory of the whole process tree (RSS of the process and all its children,
+summed, sampled every 0.2 s); per component, the wall time ML Metadata recorded; the test accuracy
+of both. Prints a table and writes it as JSON to bench/results/pipeline-<date>.json.
+
+  scripts/in-env python bench/pipeline_bench.py [--data-dir DIR] [--beam-arg ARG ...]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from fashion_mnist import dataset  # pylint: disable=wrong-import-position
+from pipeline import configs  # pylint: disable=wrong-import-position
+
+_SAMPLE_SECONDS = 0.2
+
+
+def _tree_rss(process: psutil.Process) -> int:
+  total = 0
+  for member in [process, *process.children(recursive=True)]:
+    try:
+      total += member.memory_info().rss
+    except psutil.NoSuchProcess:
+      pass
+  return total
+
+
+def measure(command, env=None, log_path=None) -> dict:
+  """Runs a command; returns its wall seconds, exit code and the peak RSS of its process tree."""
+  with open(log_path or os.devnull, 'w') as log:
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    peak, watched = 0, psutil.Process(child.pid)
+
+    def sample():
+      nonlocal peak
+      while child.poll() is None:
+        try:
+          peak = max(peak, _tree_rss(watched))
+        except psutil.NoSuchProcess:
+          pass
+        time.sleep(_SAMPLE_SECONDS)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    returncode = child.wait()
+    seconds = time.perf_counter() - started
+    sampler.join()
+  if returncode != 0:
+    raise RuntimeError(f'{command} failed with exit code {returncode}; see {log_path}')
+  return {'seconds': round(seconds, 1), 'peak_rss_gb': round(peak / 2**30, 2)}
+
+
+def run_tutorial(data_dir: Path, work_dir: Path) -> dict:
+  """The tutorial script, reading the local files through the Keras cache of a scratch HOME."""
+  cache = work_dir / 'home' / '.keras' / 'datasets' / 'fashion-mnist'
+  cache.mkdir(parents=True)
+  for name in dataset.FILE_NAMES:
+    (cache / name).symlink_to(data_dir / name)
+  log = work_dir / 'tutorial.log'
+  result = measure([sys.executable, str(REPO_ROOT / 'bench' / 'tutorial.py')],
+                   env={**os.environ, 'HOME': str(work_dir / 'home')}, log_path=log)
+  result['accuracy'] = float(re.findall(r'Test accuracy: ([0-9.]+)', log.read_text())[-1])
+  return result
+
+
+def run_pipeline(data_dir: Path, output_dir: Path, beam_args, log_path: Path) -> dict:
+  command = [str(Path(sys.executable).parent / 'fashion-pipeline'), 'run',
+             '--data-dir', str(data_dir), '--output-dir', str(output_dir),
+             *[f'--beam-arg={arg}' for arg in beam_args]]
+  result = measure(command, log_path=log_path)
+  from pipeline import run_summary  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
+  summary = run_summary.summarize(configs.build(output_dir=output_dir, environ={}))
+  result['accuracy'] = summary.accuracy
+  result['components'] = {c.component_id: {'state': c.state, 'seconds': round(c.seconds, 1)}
+                          for c in summary.components}
+  return result
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--data-dir', type=Path,
+                      default=Path(os.environ.get(configs.DATA_DIR_ENV_VAR) or
+                                   REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
+  parser.add_argument('--beam-arg', action='append', default=[], dest='beam_args')
+  args = parser.parse_args()
+  data_dir = args.data_dir.absolute()
+  with tempfile.TemporaryDirectory(prefix='pipeline-bench-') as work:
+    work_dir = Path(work)
+    print('tutorial script ...', flush=True)
+    tutorial = run_tutorial(data_dir, work_dir)
+    print('pipeline, cold ...', flush=True)
+    cold = run_pipeline(data_dir, work_dir / 'out', args.beam_args, work_dir / 'cold.log')
+    print('pipeline, nothing changed ...', flush=True)
+    cached = run_pipeline(data_dir, work_dir / 'out', args.beam_args, work_dir / 'cached.log')
+  results = {
+      'date': datetime.date.today().isoformat(),
+      'cores': os.cpu_count(),
+      'memory_gb': round(psutil.virtual_memory().total / 2**30, 1),
+      'beam_args': list(configs.DEFAULT_BEAM_ARGS) + args.beam_args,
+      'tutorial_script': tutorial,
+      'pipeline_cold': cold,
+      'pipeline_cached': cached,
+      'ratio_cold_to_script': round(cold['seconds'] / tutorial['seconds'], 2),
+  }
+  print(f"\n{'run':<28}{'wall s':>8}{'peak GB':>9}{'accuracy':>10}")
+  for name, key in (('tutorial script', 'tutorial_script'), ('pipeline, cold', 'pipeline_cold'),
+                    ('pipeline, nothing changed', 'pipeline_cached')):
+    row = results[key]
+    print(f"{name:<28}{row['seconds']:>8}{row['peak_rss_gb']:>9}{row['accuracy']:>10.4f}")
+  print(f"ratio pipeline cold / script: {results['ratio_cold_to_script']}")
+  print(f"\n{'component (cold run)':<32}{'state':>8}{'wall s':>8}")
+  for component, row in cold['components'].items():
+    print(f"{component:<32}{row['state']:>8}{row['seconds']:>8}")
+  out = REPO_ROOT / 'bench' / 'results' / f"pipeline-{results['date']}-{results['cores']}cores.json"
+  out.write_text(json.dumps(results, indent=2) + '\n')
+  print(f'\nwritten: {out}')
+
+
+if __name__ == '__main__':
+  main()
