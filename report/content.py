@@ -15,7 +15,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 class RunInfo:
   """The header: which run, when, on what data, and what came of it."""
   run_id: str
-  time: str  # when the run started, for people (e.g. '2026-11-29 20:48 UTC')
+  time: str  # when the report was written, for people (e.g. '2026-11-29 20:48:13 UTC')
   data_source: str  # the folder (or other source) the examples came from
   model_version: Optional[str]  # the pushed version, or None when nothing was pushed
   pushed_path: Optional[str]

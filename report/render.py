@@ -122,7 +122,7 @@ def _figure(png: bytes, alt: str, caption: Optional[str] = None) -> str:
 # The sections.
 
 def _header(run: RunInfo, data: DataSection) -> str:
-  rows = [('Run', run.run_id), ('Started', run.time), ('Data source', run.data_source),
+  rows = [('Run', run.run_id), ('Report written', run.time), ('Data source', run.data_source),
           ('Model version', run.model_version or 'none'), ('Outcome', run.outcome)]
   if run.pushed_path:
     rows.append(('Pushed to', run.pushed_path))
