@@ -16,6 +16,9 @@ from typing import List
 import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.utils import anomalies_util
 from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx.components.example_validator import executor as example_validator_executor
+from tfx.components.schema_gen import executor as schema_gen_executor
+from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.dsl.component.experimental.annotations import InputArtifact
 from tfx.dsl.component.experimental.annotations import OutputArtifact
 from tfx.dsl.component.experimental.annotations import Parameter
@@ -25,9 +28,8 @@ from tfx.types import standard_artifacts
 
 from fashion_mnist import gate
 
-ANOMALIES_FILE = 'SchemaDiff.pb'  # ExampleValidator's file name, so TFX and TFDV tools read ours
-_STATISTICS_FILE = 'FeatureStats.pb'  # StatisticsGen's
-_SCHEMA_FILE = 'schema.pbtxt'  # ImportSchemaGen's
+# ExampleValidator's file name for anomalies: ours are written the same way, so tools read both.
+_ANOMALIES_FILE = example_validator_executor.DEFAULT_FILE_NAME
 _TRAINING_ENVIRONMENT = 'TRAINING'
 _MEASURE_NAMES = {
     anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: 'L-infinity distance',
@@ -38,7 +40,8 @@ _MEASURE_NAMES = {
 
 def _split_statistics(artifact, split: str):
   return tfdv.load_stats_binary(
-      os.path.join(artifact_utils.get_split_uri([artifact], split), _STATISTICS_FILE))
+      os.path.join(artifact_utils.get_split_uri([artifact], split),
+                   stats_artifact_utils.BINARY_PB_BASENAME))
 
 
 def _add_drift(found: anomalies_pb2.Anomalies, drift: anomalies_pb2.Anomalies) -> None:
@@ -84,7 +87,8 @@ def DataGate(
     accept_anomalies: Parameter[int] = 0,
 ):
   """Combines schema and drift anomalies per split and decides whether training may go on."""
-  schema_proto = tfdv.load_schema_text(os.path.join(schema.uri, _SCHEMA_FILE))
+  schema_proto = tfdv.load_schema_text(
+      os.path.join(schema.uri, schema_gen_executor.DEFAULT_FILE_NAME))
   splits = artifact_utils.decode_split_names(statistics.split_names)
   previous_splits = (artifact_utils.decode_split_names(previous_statistics.split_names)
                      if previous_statistics is not None else [])
@@ -92,7 +96,7 @@ def DataGate(
   problems, drift_checks = [], []
   for split in splits:
     found = anomalies_util.load_anomalies_binary(
-        os.path.join(artifact_utils.get_split_uri([anomalies], split), ANOMALIES_FILE))
+        os.path.join(artifact_utils.get_split_uri([anomalies], split), _ANOMALIES_FILE))
     if split in previous_splits:
       _add_drift(found, tfdv.validate_statistics(
           _split_statistics(statistics, split), schema_proto,
@@ -100,7 +104,7 @@ def DataGate(
           previous_statistics=_split_statistics(previous_statistics, split)))
     output_dir = artifact_utils.get_split_uri([result], split)
     os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, ANOMALIES_FILE), 'wb') as f:
+    with open(os.path.join(output_dir, _ANOMALIES_FILE), 'wb') as f:
       f.write(found.SerializeToString())
     problems.extend(describe(split, found))
     drift_checks.extend(_drift_checks(split, found))

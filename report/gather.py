@@ -12,6 +12,9 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
+from tfx.components.schema_gen import executor as schema_gen_executor
+from tfx.components.statistics_gen import stats_artifact_utils
+from tfx.utils import path_utils
 
 from fashion_mnist import features
 from report import content
@@ -20,9 +23,6 @@ from report import evaluation_results
 NUM_TRAIN_PICTURES = 25  # the tutorial's 5x5 grid
 NUM_TEST_PICTURES = 15  # the tutorial's 5x3 grid of predictions
 
-_STATISTICS_FILE = 'FeatureStats.pb'  # StatisticsGen's
-_SCHEMA_FILE = 'schema.pbtxt'  # ImportSchemaGen's
-_SERVING_MODEL_DIR = 'Format-Serving'  # where the Trainer puts the SavedModel in its artifact
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ class RunArtifacts:
 def _split_statistics(statistics_uri: str, split_names: Sequence[str]):
   splits = []
   for split in split_names:
-    path = os.path.join(statistics_uri, f'Split-{split}', _STATISTICS_FILE)
+    path = os.path.join(statistics_uri, f'Split-{split}', stats_artifact_utils.BINARY_PB_BASENAME)
     if os.path.exists(path):
       splits.append(content.SplitStatistics(split, tfdv.load_stats_binary(path).datasets[0]))
   return splits
@@ -70,7 +70,7 @@ def _first_examples(examples_uri: str, split: str, count: int):
 
 
 def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
-  model = tf.saved_model.load(os.path.join(model_uri, _SERVING_MODEL_DIR))
+  model = tf.saved_model.load(path_utils.serving_model_path(model_uri))
   outputs = model.signatures[features.IMAGES_SIGNATURE](
       **{features.IMAGES_INPUT_KEY: tf.constant(images, tf.float32)})
   return outputs[features.PROBABILITIES_KEY].numpy()
@@ -116,7 +116,8 @@ def build(run: RunArtifacts) -> content.ReportContent:
           pushed_path=run.pushed_path, outcome=outcome(run)),
       data=content.DataSection(
           splits=_split_statistics(run.statistics_uri, run.split_names),
-          schema=tfdv.load_schema_text(os.path.join(run.schema_uri, _SCHEMA_FILE)),
+          schema=tfdv.load_schema_text(
+              os.path.join(run.schema_uri, schema_gen_executor.DEFAULT_FILE_NAME)),
           anomalies=list(run.problems),
           gate_passed=run.gate_passed,
           anomalies_accepted=run.anomalies_accepted,
