@@ -1,5 +1,5 @@
-"""The command line: `fashion-pipeline run` (the same as `python pipeline_runner.py run`), `serve`
-and `predict`.
+"""The command line: `fashion-pipeline run` (the same as `python pipeline_runner.py run`),
+`compile`, `add-span`, `split`, `runs`, `lineage`, `report`, `serve` and `predict`.
 
 Parses arguments into a PipelineConfig and hands it to library code; nothing else lives here.
 """
@@ -19,11 +19,19 @@ from pathlib import Path
 from absl import logging as absl_logging
 
 from pipeline import configs
+from pipeline import data_source
+from pipeline import run_lock
+from pipeline import scheduling
+from pipeline import spans
 
 # Progress lines shown without --verbose: components starting, finishing or skipped (after the
-# data gate stopped a run), and the download.
+# data gate stopped a run), the download, and waiting for another run (--wait).
 _PROGRESS = re.compile(
-    r'^(Component .* is (running|finished)|Skipping execution for |Downloading |Data: )')
+    r'^(Component .* is (running|finished)|Skipping execution for |Downloading |Data: '
+    r'|Waiting for )')
+
+# Exit code of a run refused because another run holds the output dir (0-2: see main and _run).
+_EXIT_BUSY = 3
 
 
 class _ProgressFilter(logging.Filter):
@@ -50,61 +58,124 @@ def _configure_output(verbose: bool) -> None:
   warnings.filterwarnings('ignore', category=DeprecationWarning)
 
 
-def _add_run_parser(commands) -> None:
-  run = commands.add_parser(
-      'run', help='run the whole pipeline once (ingest, validate, transform, train, evaluate, '
-      'push)')
-  source = run.add_mutually_exclusive_group()
+def _add_pipeline_options(parser) -> None:
+  """The options that define a pipeline: its data, places, training and blessing settings."""
+  source = parser.add_mutually_exclusive_group()
   source.add_argument('--data-dir', type=Path,
-                      help='folder with the four IDX files (default: $%s, else the Keras cache '
+                      help='folder with the four IDX files, or with span folders (span-1/, '
+                      'span-2/, ...) that each hold them (default: $%s, else the Keras cache '
                       '%s, else a verified download into it)' % (configs.DATA_DIR_ENV_VAR,
                                                                  configs.KERAS_CACHE_DIR))
-  source.add_argument('--examples-dir', type=Path,
+  source.add_argument('--examples-dir',
                       help='instead of IDX files: a folder with train/ and eval/ folders of '
                       'gzipped TFRecord files of tf.Examples (image: 784 ints, label: int)')
-  run.add_argument('--output-dir', type=Path, default=configs.DEFAULT_OUTPUT_DIR,
-                   help='where the pipeline root, metadata and serving dir go '
-                   '(default: %(default)s)')
-  run.add_argument('--pipeline-root', type=Path, help='default: OUTPUT_DIR/pipeline_root')
-  run.add_argument('--metadata-path', type=Path,
-                   help='ML Metadata SQLite file (default: OUTPUT_DIR/metadata.sqlite)')
-  run.add_argument('--serving-dir', type=Path,
-                   help='where blessed models are pushed as numbered versions '
-                   '(default: OUTPUT_DIR/serving)')
-  run.add_argument('--epochs', type=int, default=configs.DEFAULT_EPOCHS,
-                   help='default: %(default)s')
-  run.add_argument('--batch-size', type=int, default=configs.DEFAULT_BATCH_SIZE,
-                   help='default: %(default)s')
-  run.add_argument('--learning-rate', type=float, default=configs.DEFAULT_LEARNING_RATE,
-                   help="Adam's learning rate (default: %(default)s)")
-  run.add_argument('--seed', type=int, default=configs.DEFAULT_SEED,
-                   help='seed of the initial weights and the shuffling (default: %(default)s)')
-  run.add_argument('--accuracy-threshold', type=float,
-                   default=configs.DEFAULT_ACCURACY_THRESHOLD,
-                   help='lowest test accuracy that blesses a model (default: %(default)s)')
-  run.add_argument('--beam-arg', action='append', default=[], dest='beam_args',
-                   metavar='ARG', help='a Beam pipeline option, repeatable, after the defaults '
-                   f'{" ".join(configs.DEFAULT_BEAM_ARGS)} (e.g. '
-                   '--beam-arg=--direct_running_mode=multi_processing)')
-  run.add_argument('--accept-anomalies', action='store_true',
-                   help='train and push this run even though the data gate found anomalies')
-  run.add_argument('--verbose', action='store_true', help='show every log line')
+  parser.add_argument('--output-dir', type=Path, default=configs.DEFAULT_OUTPUT_DIR,
+                      help='where the pipeline root, metadata and serving dir go '
+                      '(default: %(default)s)')
+  # Not Path, nor --examples-dir: these may be URIs (gs://bucket/dir), which Path would mangle.
+  parser.add_argument('--pipeline-root', help='default: OUTPUT_DIR/pipeline_root')
+  parser.add_argument('--metadata-path', type=Path,
+                      help='ML Metadata SQLite file (default: OUTPUT_DIR/metadata.sqlite)')
+  parser.add_argument('--serving-dir',
+                      help='where blessed models are pushed as numbered versions '
+                      '(default: OUTPUT_DIR/serving)')
+  parser.add_argument('--epochs', type=int, default=configs.DEFAULT_EPOCHS,
+                      help='default: %(default)s')
+  parser.add_argument('--batch-size', type=int, default=configs.DEFAULT_BATCH_SIZE,
+                      help='default: %(default)s')
+  parser.add_argument('--learning-rate', type=float, default=configs.DEFAULT_LEARNING_RATE,
+                      help="Adam's learning rate (default: %(default)s)")
+  parser.add_argument('--seed', type=int, default=configs.DEFAULT_SEED,
+                      help='seed of the initial weights and the shuffling (default: %(default)s)')
+  parser.add_argument('--accuracy-threshold', type=float,
+                      default=configs.DEFAULT_ACCURACY_THRESHOLD,
+                      help='lowest test accuracy that blesses a model (default: %(default)s)')
+  parser.add_argument('--max-accuracy-drop', type=float,
+                      default=configs.DEFAULT_MAX_ACCURACY_DROP,
+                      help='how far below the latest blessed model a candidate may be and still '
+                      'be blessed (default: %(default)s)')
+  parser.add_argument('--spans', type=int, default=configs.DEFAULT_NUM_SPANS, dest='num_spans',
+                      metavar='K', help='train on the last K spans of a data dir of span folders '
+                      '(default: %(default)s, the newest)')
+  parser.add_argument('--warm-start', action='store_true',
+                      help="start training from the latest blessed model's weights (one trained "
+                      'on other data), for --warm-start-epochs epochs')
+  parser.add_argument('--warm-start-epochs', type=int,
+                      default=configs.DEFAULT_WARM_START_EPOCHS, help='default: %(default)s')
+  parser.add_argument('--beam-arg', action='append', default=[], dest='beam_args',
+                      metavar='ARG', help='a Beam pipeline option, repeatable, after the defaults '
+                      f'{" ".join(configs.DEFAULT_BEAM_ARGS)} (e.g. '
+                      '--beam-arg=--direct_running_mode=multi_processing)')
+  parser.add_argument('--accept-anomalies', action='store_true',
+                      help='train and push even though the data gate found anomalies')
 
 
-def _run(args) -> int:
-  config = configs.build(
+def _config(args) -> configs.PipelineConfig:
+  return configs.build(
       output_dir=args.output_dir, pipeline_root=args.pipeline_root,
       metadata_path=args.metadata_path, serving_dir=args.serving_dir, data_dir=args.data_dir,
       examples_dir=args.examples_dir, extra_beam_args=tuple(args.beam_args), epochs=args.epochs,
       batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-      accuracy_threshold=args.accuracy_threshold, accept_anomalies=args.accept_anomalies)
+      accuracy_threshold=args.accuracy_threshold, accept_anomalies=args.accept_anomalies,
+      max_accuracy_drop=args.max_accuracy_drop, num_spans=args.num_spans,
+      warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs)
+
+
+def _add_run_parser(commands) -> None:
+  run = commands.add_parser(
+      'run', help='run the whole pipeline once (ingest, validate, transform, train, evaluate, '
+      'push)')
+  _add_pipeline_options(run)
+  run.add_argument('--if-new-data', action='store_true',
+                   help='exit at once (code 0) when no span is newer than the newest one already '
+                   'ingested: for calling often from cron or a systemd timer')
+  run.add_argument('--wait', action='store_true',
+                   help='when another run is using the output dir, wait for it to finish '
+                   f'(default: exit at once with code {_EXIT_BUSY})')
+  run.add_argument('--verbose', action='store_true', help='show every log line')
+
+
+def _run(args) -> int:
+  config = _config(args)
   _configure_output(args.verbose)
-  from pipeline import runner  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
-  summary = runner.run(config)
+  # First, so that a refused run costs nothing and everything below sees one run at a time.
+  with run_lock.hold(config.lock_path, wait=args.wait):
+    if args.if_new_data:
+      if config.examples_dir:
+        raise configs.ConfigError('--if-new-data looks for new span folders of IDX files; it '
+                                  'does not work with --examples-dir')
+      message = scheduling.nothing_new(config, data_source.resolve_data_dir(config))
+      if message:
+        print(message)
+        return 0
+    from pipeline import runner  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
+    summary = runner.run(config)
   print(summary.format(config.accuracy_threshold))
   # Stopped at the data gate: a failure for whoever scheduled the run.
   return 1 if summary.gate_passed is False else 0
 
+
+def _add_compile_parser(commands) -> None:
+  compile_parser = commands.add_parser(
+      'compile', help='compile the pipeline for another orchestrator: Kubeflow Pipelines v2 or '
+      'Vertex AI Pipelines')
+  _add_pipeline_options(compile_parser)
+  compile_parser.add_argument('--target', choices=['kubeflow'], required=True)
+  compile_parser.add_argument('--image', required=True,
+                              help='the container image every step runs in: TFX 1.16 with this '
+                              'project installed')
+  compile_parser.add_argument('--output', type=Path, required=True, metavar='FILE.json',
+                              help='where the pipeline spec goes')
+  compile_parser.add_argument('--with-spans', action='store_true',
+                              help='the data dir holds span folders (the newest is read)')
+
+
+def _compile(args) -> int:
+  config = _config(args)
+  _configure_output(verbose=False)
+  from pipeline import kubeflow  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
+  print(kubeflow.compile_pipeline(config, args.image, args.output, args.with_spans))
+  return 0
 
 
 def _add_serve_parser(commands) -> None:
@@ -171,10 +242,14 @@ def _add_report_parser(commands) -> None:
   report = commands.add_parser('report', help="write a run's HTML report again; print its path")
   report.add_argument('--run', dest='run_id', help='the run id (default: the newest run)')
   report.add_argument('--out', type=Path, help='default: OUTPUT_DIR/reports/<run id>.html')
-  report.add_argument('--output-dir', type=Path, default=configs.DEFAULT_OUTPUT_DIR,
-                      help='the output dir of the runs (default: %(default)s)')
-  report.add_argument('--metadata-path', type=Path,
-                      help='ML Metadata SQLite file (default: OUTPUT_DIR/metadata.sqlite)')
+  _add_metadata_arguments(report)
+
+
+def _add_metadata_arguments(command) -> None:
+  command.add_argument('--output-dir', type=Path, default=configs.DEFAULT_OUTPUT_DIR,
+                       help='the output dir of the runs (default: %(default)s)')
+  command.add_argument('--metadata-path', type=Path,
+                       help='ML Metadata SQLite file (default: OUTPUT_DIR/metadata.sqlite)')
 
 
 def _report(args) -> int:
@@ -185,26 +260,99 @@ def _report(args) -> int:
   return 0
 
 
+def _add_history_parsers(commands) -> None:
+  runs = commands.add_parser(
+      'runs', help='list the past runs: start, duration, spans, component states, accuracy, '
+      'blessing, pushed version')
+  lineage = commands.add_parser(
+      'lineage', help='show what produced a pushed model: spans, statistics, schema, transform '
+      'graph, training run, evaluation')
+  lineage.add_argument('version', help="the model's version (its folder in the serving dir)")
+  for command in (runs, lineage):
+    _add_metadata_arguments(command)
+    command.add_argument('--json', action='store_true', help='print JSON instead of text')
+
+
+def _runs(args) -> int:
+  config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
+  _configure_output(verbose=False)
+  from pipeline import run_summary  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
+  summaries = run_summary.history(config)
+  print(run_summary.to_json(summaries) if args.json else run_summary.format_table(summaries))
+  return 0
+
+
+def _lineage(args) -> int:
+  config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
+  _configure_output(verbose=False)
+  from pipeline import lineage  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
+  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
+  found = lineage.trace(config, args.version)
+  print(run_summary.to_json(found) if args.json else found.format())
+  return 0
+
+
+def _add_span_parsers(commands) -> None:
+  add_span = commands.add_parser(
+      'add-span', help='check new IDX files and add them to a data dir as its next span folder')
+  add_span.add_argument('files', nargs='+', type=Path, metavar='FILE',
+                        help='the training images and labels IDX files; or four files: also the '
+                        'test images and labels, named t10k-* (default: the test set of the '
+                        'newest span, or of --test-set)')
+  add_span.add_argument('--data-dir', type=Path, required=True,
+                        help='the data dir of span folders (span-1/, span-2/, ...)')
+  add_span.add_argument('--test-set', type=Path, metavar='DIR',
+                        help='a folder with the t10k-* test files, for a first span given only '
+                        'training files')
+  split = commands.add_parser(
+      'split', help='cut a training set into parts of consecutive images, each a folder ready '
+      'for add-span (for demos and tests: e.g. 6 parts of 10,000 images)')
+  split.add_argument('--data-dir', type=Path,
+                     help='the folder with the training files (default: as for run)')
+  split.add_argument('--parts', type=int, default=6, help='default: %(default)s')
+  split.add_argument('--out', type=Path, required=True,
+                     help='where the part-1/, part-2/, ... folders go')
+
+
+def _add_span(args) -> int:
+  number, folder = spans.add_span(args.data_dir.absolute(), args.files, args.test_set)
+  print(f'Added span {number}: {folder}')
+  return 0
+
+
+def _split(args) -> int:
+  source = data_source.resolve_data_dir(configs.build(data_dir=args.data_dir))
+  for folder in spans.split_training_set(source, args.out, args.parts):
+    print(folder)
+  return 0
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(
       prog='fashion-pipeline',
       description='A TFX pipeline that trains, validates and ships a Fashion-MNIST classifier.')
   commands = parser.add_subparsers(dest='command', required=True)
   _add_run_parser(commands)
+  _add_compile_parser(commands)
   _add_serve_parser(commands)
   _add_predict_parser(commands)
   _add_report_parser(commands)
+  _add_history_parsers(commands)
+  _add_span_parsers(commands)
   args = parser.parse_args(argv)
   from fashion_mnist import idx  # pylint: disable=g-import-not-at-top
-  from pipeline import data_source  # pylint: disable=g-import-not-at-top
   from serving import config as serving_config  # pylint: disable=g-import-not-at-top
   try:
-    return {'run': _run, 'serve': _serve, 'predict': _predict,
-            'report': _report}[args.command](args)
-  except (configs.ConfigError, data_source.DataSourceError, idx.IdxFormatError,
+    return {'run': _run, 'compile': _compile, 'serve': _serve, 'predict': _predict,
+            'report': _report, 'add-span': _add_span, 'split': _split, 'runs': _runs,
+            'lineage': _lineage}[args.command](args)
+  except (configs.ConfigError, data_source.DataSourceError, idx.IdxFormatError, spans.SpanError,
           serving_config.ConfigError, LookupError) as e:
     print(f'fashion-pipeline: error: {e}', file=sys.stderr)
     return 2
+  except run_lock.RunLockBusy as e:
+    print(f'fashion-pipeline: {e}', file=sys.stderr)
+    return _EXIT_BUSY
 
 
 if __name__ == '__main__':

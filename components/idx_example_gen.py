@@ -1,7 +1,9 @@
 """ExampleGen for Fashion-MNIST's IDX files.
 
 In: an input directory with an image and a label IDX file per split (for example
-`train-images-idx3-ubyte.gz` and `train-labels-idx1-ubyte.gz`), matched by each split's pattern.
+`train-images-idx3-ubyte.gz` and `train-labels-idx1-ubyte.gz`), matched by each split's pattern;
+or a data root of span folders (`span-<N>/`, each with the four files), of which it reads the
+newest (or a given) span, recorded as the output's `span` property.
 Out: an Examples artifact of gzipped TFRecords of tf.Examples with `image` (784 int64 pixel values,
 0-255) and `label` (int64, 0-9), one file per split, in the files' original order.
 
@@ -11,7 +13,7 @@ the data invalidates the cache) and span/version patterns work as for any file-b
 
 import glob
 import os
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -22,6 +24,7 @@ from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
+from tfx.proto import range_config_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
@@ -34,6 +37,10 @@ from fashion_mnist import idx
 SPLIT_PATTERNS = {
     'train': f'{dataset.TRAIN.name}-*-ubyte.gz',
     'eval': f'{dataset.TEST.name}-*-ubyte.gz',
+}
+# The same under a span folder; TFX's driver resolves {SPAN} to the newest span (or a given one).
+SPAN_SPLIT_PATTERNS = {
+    name: f'{dataset.SPAN_DIR_PREFIX}{{SPAN}}/{pattern}' for name, pattern in SPLIT_PATTERNS.items()
 }
 
 
@@ -105,13 +112,22 @@ class IdxExampleGenExecutor(base_example_gen_executor.BaseExampleGenExecutor):
         artifact, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
 
 
-def create_example_gen(input_base: str) -> FileBasedExampleGen:
-  """The ExampleGen component for the IDX files in input_base, with splits `train` and `eval`."""
+def create_example_gen(input_base: str, with_spans: bool = False,
+                       span: Optional[int] = None) -> FileBasedExampleGen:
+  """The ExampleGen component for the IDX files in input_base, with splits `train` and `eval`.
+
+  with_spans: input_base holds span folders; the newest span is read, or `span` when given.
+  """
+  patterns = SPAN_SPLIT_PATTERNS if with_spans else SPLIT_PATTERNS
   input_config = example_gen_pb2.Input(splits=[
-      example_gen_pb2.Input.Split(name=name, pattern=pattern)
-      for name, pattern in SPLIT_PATTERNS.items()
+      example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in patterns.items()
   ])
+  range_config = None
+  if span is not None:
+    range_config = range_config_pb2.RangeConfig(
+        static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span))
   return FileBasedExampleGen(
       input_base=input_base,
       input_config=input_config,
+      range_config=range_config,
       custom_executor_spec=executor_spec.BeamExecutorSpec(IdxExampleGenExecutor))

@@ -1,13 +1,15 @@
 """Trainer's module file: the tutorial's model, trained on transformed data, exported for serving.
 
-In: transformed `train` and `eval` examples and the transform graph (Transform's outputs), and
-custom_config {'epochs', 'batch_size', 'learning_rate', 'seed'}.
+In: transformed `train` examples of every span in the training window and the transform graph
+(Transform's outputs), optionally a base model to start from (warm start), and custom_config
+{'epochs', 'warm_start_epochs', 'batch_size', 'learning_rate', 'seed'}.
 Out: a SavedModel in fn_args.serving_model_dir with two signatures, both running the transform
 graph on raw pixels and returning `probabilities` (softmax), `class_id` and `class_name`:
 `serving_default` takes serialized tf.Examples, `predict_images` a batch of 28x28 images (0-255).
 TensorBoard logs go to fn_args.model_run_dir.
 """
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -15,8 +17,8 @@ from tfx_bsl.public import tfxio
 
 from fashion_mnist import features
 
-# The whole split is read once into memory (60,000 x 784 floats is 188 MB) so that fit() sees
-# exactly the tutorial's input: every example once per epoch, reshuffled each epoch.
+# The whole training window is read once into memory (60,000 x 784 floats is 188 MB) so that fit()
+# sees exactly the tutorial's input: every example once per epoch, reshuffled each epoch.
 _READ_BATCH_SIZE = 10_000
 
 
@@ -85,22 +87,33 @@ def serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransfo
   }
 
 
+def load_weights(model: tf.keras.Model, saved_model_dir: str) -> None:
+  """Gives model the weights of an earlier model of the same architecture (its SavedModel)."""
+  base = tf.keras.models.load_model(saved_model_dir, compile=False)
+  model.set_weights(base.get_weights())
+
+
 def run_fn(fn_args):
-  """TFX Trainer's callback: trains the model and saves it with its serving signatures."""
+  """TFX Trainer's callback: trains the model and saves it with its serving signatures.
+
+  Evaluation is the Evaluator's job, on the test set: as in the tutorial, fit() sees only the
+  training data."""
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   config = fn_args.custom_config
   train_images, train_labels = load_split(fn_args.train_files, fn_args.data_accessor,
                                           tf_transform_output)
-  eval_images, eval_labels = load_split(fn_args.eval_files, fn_args.data_accessor,
-                                        tf_transform_output)
   # Seeds the initial weights and the shuffling: the same inputs train the same model.
   tf.keras.utils.set_random_seed(config['seed'])
   model = build_model(config['learning_rate'])
+  epochs = config['epochs']
+  if fn_args.base_model:
+    load_weights(model, fn_args.base_model)
+    epochs = config['warm_start_epochs']
+    logging.info('Warm start from %s: %d epochs', fn_args.base_model, epochs)
   model.fit(
       train_images, train_labels,
       batch_size=config['batch_size'],
-      epochs=config['epochs'],
-      validation_data=(eval_images, eval_labels),
+      epochs=epochs,
       callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
       verbose=2)
   model.save(fn_args.serving_model_dir, save_format='tf',

@@ -7,10 +7,16 @@ than any version already there) and a PushedModel artifact recording the path an
 TFX's own Pusher copies straight into the version directory, which a model server polling the
 serving dir can see half-written. Here the copy goes to a hidden staging directory (a name TF
 Serving ignores, not being a number) and is renamed into place only when complete.
+
+A model identical to the newest version (the same files with the same bytes) is not published
+again: that version is its push. This happens when a run was killed after the rename but before
+ML Metadata recorded the push, so the next run's Pusher pushes the same model again.
 """
 
+import hashlib
 import os
 import time
+from typing import List
 
 from tfx import v1 as tfx
 from tfx.components.pusher import executor as pusher_executor
@@ -25,18 +31,44 @@ from tfx.utils import proto_utils
 _STAGING_SUFFIX = '.incomplete'
 
 
+def _versions(serving_dir: str) -> List[int]:
+  return [int(name) for name in fileio.listdir(serving_dir) if name.isdigit()]
+
+
 def next_version(serving_dir: str) -> int:
   """A Unix-timestamp version, bumped past the newest existing version if the clock is behind."""
-  existing = [int(name) for name in fileio.listdir(serving_dir) if name.isdigit()]
-  return max([int(time.time())] + [version + 1 for version in existing])
+  return max([int(time.time())] + [version + 1 for version in _versions(serving_dir)])
+
+
+def model_digest(model_path: str) -> str:
+  """A SHA-256 of a directory tree: each folder's and file's relative path, and each file's
+  SHA-256 (SavedModels here are a few MB: read whole)."""
+  entries = []
+  for root, dirs, files in fileio.walk(model_path):
+    relative_root = os.path.relpath(root, model_path)
+    entries += [(os.path.join(relative_root, name), b'folder') for name in dirs]
+    for name in files:
+      with fileio.open(os.path.join(root, name), 'rb') as f:
+        entries.append((os.path.join(relative_root, name), hashlib.sha256(f.read()).digest()))
+  digest = hashlib.sha256()
+  for relative_path, content in sorted(entries):
+    digest.update(relative_path.encode() + b'\0' + content)
+  return digest.hexdigest()
 
 
 def publish(model_path: str, serving_dir: str) -> str:
-  """Copies a SavedModel to a new version directory under serving_dir; returns its path."""
+  """Copies a SavedModel to a new version directory under serving_dir, unless the newest
+  version is identical to it; returns the version's path."""
   fileio.makedirs(serving_dir)
   for name in fileio.listdir(serving_dir):
     if name.endswith(_STAGING_SUFFIX):  # left by a push that was killed part-way
       fileio.rmtree(os.path.join(serving_dir, name))
+  existing = _versions(serving_dir)
+  if existing:
+    newest = os.path.join(serving_dir, str(max(existing)))
+    # Pushed already, by a run killed before ML Metadata recorded it: one copy is enough.
+    if model_digest(newest) == model_digest(model_path):
+      return newest
   version = str(next_version(serving_dir))
   staging_path = os.path.join(serving_dir, f'.{version}{_STAGING_SUFFIX}')
   serving_path = os.path.join(serving_dir, version)

@@ -1,4 +1,5 @@
-"""Resolver strategies that pick an earlier artifact to compare this run's with, never its own.
+"""Resolver strategies that pick earlier artifacts for this run: to compare with, to train on, to
+start from. None ever picks this run's own output, so a rerun with nothing new stays cached.
 
 LatestBlessedBaselineStrategy, for the Evaluator's baseline:
   In: all Model and ModelBlessing artifacts, and the candidate (the Trainer's model).
@@ -7,6 +8,18 @@ PreviousArtifactStrategy, for the data gate's drift check:
   In: all artifacts of a type (`history`) and this run's one (`current`, e.g. StatisticsGen's).
   Out: `history`: the newest one made by the same component as `current` that is not `current`,
   or nothing. (Transform's statistics have the same type as StatisticsGen's.)
+SpanWindowStrategy(num_spans), the Trainer's training window:
+  In: all Examples artifacts (`history`) and this run's ExampleGen output (`current`).
+  Out: `history`: for each span of the last num_spans ending at current's, the newest artifact made
+  by the same component as `current` (`current` itself for its span), in span order.
+  (Transform's transformed examples are Examples too.)
+TrainedOnOtherDataStrategy, for the Transform analyzer cache and the warm start model:
+  In: all artifacts of a type (`history`: TransformCache, or Model), ModelBlessings for models
+  (`model_blessing`, then only blessed models count), and the training window (`current`).
+  Out: `history`: the newest one made from other examples than the window, or nothing: the
+  previous window's analyzer cache, or the newest blessed model trained on other data. Made from
+  this very window means made by an earlier run of this one, so it is skipped and a rerun keeps
+  the inputs of the first run.
 
 TFX's LatestBlessedModelStrategy resolves before the Trainer runs, so on a rerun with nothing
 changed it hands the Evaluator the cached candidate itself as the baseline: the Evaluator's inputs
@@ -15,12 +28,16 @@ Excluding this run's own artifact keeps such a rerun fully cached, and nothing i
 itself. "Newest" is the highest ML Metadata id, as in TFX's own strategies.
 """
 
-from typing import Dict, List
+import collections
+from typing import Dict, FrozenSet, Iterable, List
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.common import resolver
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
@@ -39,16 +56,20 @@ def _newest_except(artifacts: List[types.Artifact], excluded: List[types.Artifac
   return [max(others, key=lambda artifact: artifact.id)] if others else []
 
 
+def _blessings_by_model_id(blessings: List[types.Artifact]) -> Dict[int, types.Artifact]:
+  return {
+      blessing.get_int_custom_property(_MODEL_ID): blessing
+      for blessing in blessings
+      if blessing.get_int_custom_property(_BLESSED) == 1
+  }
+
+
 class LatestBlessedBaselineStrategy(resolver.ResolverStrategy):
   """The newest blessed Model that is not the candidate."""
 
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]):
     del store  # everything needed is in input_dict
-    blessing_by_model_id = {
-        blessing.get_int_custom_property(_MODEL_ID): blessing
-        for blessing in input_dict[MODEL_BLESSING_KEY]
-        if blessing.get_int_custom_property(_BLESSED) == 1
-    }
+    blessing_by_model_id = _blessings_by_model_id(input_dict[MODEL_BLESSING_KEY])
     blessed_models = [model for model in input_dict[MODEL_KEY] if model.id in blessing_by_model_id]
     baseline = _newest_except(blessed_models, input_dict[CANDIDATE_KEY])
     return {
@@ -75,3 +96,63 @@ class PreviousArtifactStrategy(resolver.ResolverStrategy):
     current = input_dict[CURRENT_KEY]
     history = _made_by_the_same_component(store, input_dict[HISTORY_KEY], current)
     return {HISTORY_KEY: _newest_except(history, current), CURRENT_KEY: current}
+
+
+def _span(examples: types.Artifact) -> int:
+  return examples.get_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME)  # set by ExampleGen
+
+
+class SpanWindowStrategy(resolver.ResolverStrategy):
+  """The last num_spans spans' Examples, newest artifact per span, ending at `current`'s span."""
+
+  def __init__(self, num_spans: int):
+    self._num_spans = num_spans
+
+  def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]):
+    current = input_dict[CURRENT_KEY]
+    newest_span = max(_span(artifact) for artifact in current)
+    by_span = {}
+    for artifact in sorted(_made_by_the_same_component(store, input_dict[HISTORY_KEY], current),
+                           key=lambda artifact: artifact.id):
+      if newest_span - self._num_spans < _span(artifact) <= newest_span:
+        by_span[_span(artifact)] = artifact
+    by_span.update((_span(artifact), artifact) for artifact in current)
+    return {**input_dict, HISTORY_KEY: [by_span[span] for span in sorted(by_span)]}
+
+
+def _consumed_by_producers(store, artifact_ids: Iterable[int]) -> Dict[int, FrozenSet[int]]:
+  """For each artifact id, the ids of the examples its producing execution consumed."""
+  artifact_ids = list(artifact_ids)
+  producer = {e.artifact_id: e.execution_id for e in store.get_events_by_artifact_ids(artifact_ids)
+              if e.type == metadata_store_pb2.Event.OUTPUT}
+  consumed = collections.defaultdict(set)
+  for event in store.get_events_by_execution_ids(set(producer.values())):
+    if (event.type == metadata_store_pb2.Event.INPUT and
+        event.path.steps[0].key == standard_component_specs.EXAMPLES_KEY):
+      consumed[event.execution_id].add(event.artifact_id)
+  return {a: frozenset(consumed[producer[a]]) for a in artifact_ids if a in producer}
+
+
+def _raw_examples_behind(store, artifacts: List[types.Artifact]) -> Dict[int, FrozenSet[int]]:
+  """The ExampleGen examples each artifact was made from: a Transform output's directly, a
+  model's through the transformed examples its Trainer read."""
+  consumed = _consumed_by_producers(store, [artifact.id for artifact in artifacts])
+  if not all(artifact.type_name == standard_artifacts.Model.TYPE_NAME for artifact in artifacts):
+    return consumed
+  transformed = _consumed_by_producers(store, set().union(*consumed.values()))
+  return {model_id: frozenset().union(*(transformed.get(t, ()) for t in examples))
+          for model_id, examples in consumed.items()}
+
+
+class TrainedOnOtherDataStrategy(resolver.ResolverStrategy):
+  """The newest `history` artifact (blessed, for models) made from other examples than `current`."""
+
+  def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]):
+    candidates = input_dict[HISTORY_KEY]
+    if MODEL_BLESSING_KEY in input_dict:
+      blessed_ids = _blessings_by_model_id(input_dict[MODEL_BLESSING_KEY])
+      candidates = [model for model in candidates if model.id in blessed_ids]
+    window = frozenset(artifact.id for artifact in input_dict[CURRENT_KEY])
+    made_from = _raw_examples_behind(store, candidates)
+    others = [artifact for artifact in candidates if made_from.get(artifact.id, window) != window]
+    return {**input_dict, HISTORY_KEY: _newest_except(others, [])}

@@ -30,3 +30,7 @@ SHA256 = {
 
 # The mirror keras.datasets.fashion_mnist downloads from; it serves the four files by name.
 PUBLIC_MIRROR_URL = 'https://storage.googleapis.com/tensorflow/tf-keras-datasets/'
+
+# New labelled data can arrive as numbered spans: <data root>/span-<N>/, each holding the four files
+# (the training files of the span, and the test set it is evaluated on).
+SPAN_DIR_PREFIX = 'span-'

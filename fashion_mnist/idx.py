@@ -60,6 +60,16 @@ def _parse_header(path: PathLike, data: bytes, magic: int, num_dims: int) -> Tup
   return tuple(dims)
 
 
+def read_magic(path: PathLike) -> int:
+  """The file's magic number, IMAGES_MAGIC or LABELS_MAGIC: what kind of IDX file it is."""
+  data = _read_bytes(path)
+  found_magic = struct.unpack('>I', data[:4])[0] if len(data) >= 4 else None
+  if found_magic not in (IMAGES_MAGIC, LABELS_MAGIC):
+    raise IdxFormatError(path, 'is not an IDX image or label file (its magic number is '
+                         f'{"missing" if found_magic is None else hex(found_magic)})')
+  return found_magic
+
+
 def read_images(path: PathLike) -> np.ndarray:
   """Returns the images of an IDX image file as a uint8 array of shape [N, 28, 28]."""
   data = _read_bytes(path)

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from fashion_mnist import dataset
+from pipeline import spans
 from pipeline.configs import PipelineConfig
 
 _CHUNK_BYTES = 1 << 20
@@ -28,11 +29,13 @@ def _missing_files(directory: Path):
 
 
 def resolve_data_dir(config: PipelineConfig) -> Path:
-  """Returns a directory that holds all four IDX files."""
+  """Returns a directory that holds all four IDX files, or span folders that each do."""
   if config.data_dir is not None:
-    missing = _missing_files(config.data_dir)
+    span_dirs = spans.span_dirs(config.data_dir)
+    files_dir = span_dirs[max(span_dirs)] if span_dirs else config.data_dir
+    missing = _missing_files(files_dir)
     if missing:
-      raise DataSourceError(f'{config.data_dir}: missing {", ".join(missing)}')
+      raise DataSourceError(f'{files_dir}: missing {", ".join(missing)}')
     return config.data_dir
   cache_dir = config.data_cache_dir
   missing = _missing_files(cache_dir)

@@ -20,10 +20,10 @@ def _per_class(metric_class: str, name_of):
   ]
 
 
-def eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
+def eval_config(accuracy_threshold: float, max_accuracy_drop: float = 0.0) -> tfma.EvalConfig:
   """Accuracy, loss, count, per-class precision/recall and the confusion matrix, overall and by
-  label; a model is blessed when its overall accuracy is at least accuracy_threshold and not
-  below the baseline's (the latest blessed model, when there is one)."""
+  label; a model is blessed when its overall accuracy is at least accuracy_threshold and at most
+  max_accuracy_drop below the baseline's (the latest blessed model, when there is one)."""
   # Thresholds hold for the overall slice only: a weak class (Shirt is near 0.6) must not veto
   # a threshold meant for the whole test set.
   accuracy_thresholds = [
@@ -32,7 +32,8 @@ def eval_config(accuracy_threshold: float) -> tfma.EvalConfig:
           threshold=tfma.MetricThreshold(
               value_threshold=tfma.GenericValueThreshold(lower_bound={'value': accuracy_threshold}),
               change_threshold=tfma.GenericChangeThreshold(
-                  direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={'value': 0.0})))
+                  direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                  absolute={'value': -max_accuracy_drop})))
   ]
   return tfma.EvalConfig(
       model_specs=[

@@ -1,15 +1,17 @@
 """The pipeline's DAG:
 
-ExampleGen -> StatisticsGen -> ExampleValidator (against the curated schema) -> DataGate
-  -> [only if the gate passed] Transform -> Trainer -> Evaluator (against the latest blessed
-     model) -> Pusher
+ExampleGen (the newest span) -> StatisticsGen -> ExampleValidator (against the curated schema)
+  -> DataGate
+  -> [only if the gate passed] Transform (the last K spans, with the previous window's analyzer
+     cache) -> Trainer (optionally warm-started) -> Evaluator (the newest span's test set, against
+     the latest blessed model) -> Pusher
   -> RunReport (always; the model part when there is one)
 """
 
-from pathlib import Path
-from typing import Optional
+from typing import Any, Dict, Optional, Sequence
 
 from tfx import v1 as tfx
+from tfx.types import standard_artifacts
 
 from components import data_gate
 from components import idx_example_gen
@@ -31,9 +33,9 @@ MODEL_MODULE_FILE = model_module.__file__
 EXAMPLES_SPLIT_PATTERNS = {'train': 'train/*', 'eval': 'eval/*'}
 
 
-def _example_gen(config: PipelineConfig, data_dir: Optional[Path]):
+def _example_gen(config: PipelineConfig, data_dir: Optional[str], with_spans: bool):
   if config.examples_dir is None:
-    return idx_example_gen.create_example_gen(str(data_dir))
+    return idx_example_gen.create_example_gen(data_dir, with_spans=with_spans)
   return tfx.components.ImportExampleGen(
       input_base=str(config.examples_dir),
       input_config=tfx.proto.Input(splits=[
@@ -42,22 +44,52 @@ def _example_gen(config: PipelineConfig, data_dir: Optional[Path]):
       ]))
 
 
-def create_pipeline(config: PipelineConfig, data_dir: Optional[Path]) -> tfx.dsl.Pipeline:
-  """The whole pipeline on the IDX files in data_dir (or on config.examples_dir's tf.Examples)."""
-  example_gen = _example_gen(config, data_dir)
+def _resolver(node_id: str, for_kubeflow: bool, strategy, kubeflow_strategy,
+              history: Dict[str, tfx.dsl.Channel], current: Dict[str, tfx.dsl.Channel],
+              strategy_config: Optional[Dict[str, Any]] = None) -> tfx.dsl.Resolver:
+  """A resolver: ours (components/resolvers.py), which sees this run's `current` artifacts and never
+  picks them; or, since Kubeflow v2 compiles only TFX's own two strategies, kubeflow_strategy."""
+  if for_kubeflow:
+    return tfx.dsl.Resolver(strategy_class=kubeflow_strategy, **history).with_id(node_id)
+  return tfx.dsl.Resolver(strategy_class=strategy, config=strategy_config or {}, **history,
+                          **current).with_id(node_id)
+
+
+def _models_and_blessings(model_key: str) -> Dict[str, tfx.dsl.Channel]:
+  """Every Model (under model_key) and ModelBlessing: what a resolver picks a blessed model from."""
+  return {
+      model_key: tfx.dsl.Channel(type=standard_artifacts.Model),
+      resolvers.MODEL_BLESSING_KEY: tfx.dsl.Channel(type=standard_artifacts.ModelBlessing),
+  }
+
+
+def create_pipeline(config: PipelineConfig, data_dir: Optional[str], with_spans: bool = False,
+                    backfill_spans: Sequence[int] = (),
+                    for_kubeflow: bool = False) -> tfx.dsl.Pipeline:
+  """The whole pipeline on the IDX files in data_dir (or on config.examples_dir's tf.Examples).
+
+  with_spans: data_dir holds span folders. backfill_spans: older spans of the training window that
+  ML Metadata does not have yet; each gets an ExampleGen of its own in this run (see
+  pipeline/scheduling.py). for_kubeflow: with TFX's resolvers (see _resolver) and no training
+  window: a run trains on the newest span.
+  """
+  example_gen = _example_gen(config, data_dir, with_spans)
+  backfill_example_gens = [
+      idx_example_gen.create_example_gen(data_dir, with_spans=True,
+                                         span=span).with_id(f'span_{span}_example_gen')
+      for span in backfill_spans
+  ]
   schema_importer = tfx.components.ImportSchemaGen(schema_file=str(config.schema_file))
   # With the schema, TFDV treats the label as categorical: a distribution to compare for drift.
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples'], schema=schema_importer.outputs['schema'])
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_importer.outputs['schema'])
-  previous_statistics = tfx.dsl.Resolver(
-      strategy_class=resolvers.PreviousArtifactStrategy,
-      **{
-          resolvers.HISTORY_KEY:
-              tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics),
-          resolvers.CURRENT_KEY: statistics_gen.outputs['statistics'],
-      }).with_id('previous_statistics_resolver')
+  previous_statistics = _resolver(
+      'previous_statistics_resolver', for_kubeflow, resolvers.PreviousArtifactStrategy,
+      tfx.dsl.experimental.LatestArtifactStrategy,
+      history={resolvers.HISTORY_KEY: tfx.dsl.Channel(type=standard_artifacts.ExampleStatistics)},
+      current={resolvers.CURRENT_KEY: statistics_gen.outputs['statistics']})
   data_gate_check = data_gate.DataGate(
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_importer.outputs['schema'],
@@ -67,42 +99,66 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[Path]) -> tfx.dsl
   gate_result = data_gate_check.outputs['result']
 
   with tfx.dsl.Cond(gate_result.future()[0].custom_property(gate.PASSED) == 1):
+    training_window = None
+    window_examples = example_gen.outputs['examples']
+    if not for_kubeflow:
+      training_window = tfx.dsl.Resolver(
+          strategy_class=resolvers.SpanWindowStrategy,
+          config={'num_spans': config.num_spans},
+          **{
+              resolvers.HISTORY_KEY: tfx.dsl.Channel(type=standard_artifacts.Examples),
+              resolvers.CURRENT_KEY: example_gen.outputs['examples'],
+              # Inputs only so that the window is resolved after the backfill has run.
+              **{backfill.id: backfill.outputs['examples'] for backfill in backfill_example_gens},
+          }).with_id('training_window_resolver')
+      window_examples = training_window.outputs[resolvers.HISTORY_KEY]
+    analyzer_cache = _resolver(
+        'analyzer_cache_resolver', for_kubeflow, resolvers.TrainedOnOtherDataStrategy,
+        tfx.dsl.experimental.LatestArtifactStrategy,
+        history={resolvers.HISTORY_KEY: tfx.dsl.Channel(type=standard_artifacts.TransformCache)},
+        current={resolvers.CURRENT_KEY: window_examples})
     transform = tfx.components.Transform(
-        examples=example_gen.outputs['examples'],
+        examples=window_examples,
         schema=schema_importer.outputs['schema'],
         module_file=PREPROCESSING_MODULE_FILE,
+        # Analyzers are computed per span and cached: spans already seen are not analysed again.
+        analyzer_cache=analyzer_cache.outputs[resolvers.HISTORY_KEY],
         # StatisticsGen already has the raw data's statistics; those of the scaled pixels would
         # cost two more passes over the data and nothing reads them.
         disable_statistics=True)
+    warm_start_model = None
+    if config.warm_start:
+      warm_start_model = _resolver(
+          'warm_start_model_resolver', for_kubeflow, resolvers.TrainedOnOtherDataStrategy,
+          tfx.dsl.experimental.LatestBlessedModelStrategy,
+          history=_models_and_blessings(resolvers.HISTORY_KEY),
+          current={resolvers.CURRENT_KEY: window_examples})
     trainer = tfx.components.Trainer(
         module_file=MODEL_MODULE_FILE,
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],
         schema=schema_importer.outputs['schema'],
-        # No step counts: the module goes through the whole split once per epoch.
+        base_model=warm_start_model.outputs[resolvers.HISTORY_KEY] if warm_start_model else None,
+        # No step counts: the module goes through the whole window once per epoch.
         train_args=tfx.proto.TrainArgs(splits=['train']),
-        eval_args=tfx.proto.EvalArgs(splits=['eval']),
         custom_config={
             'epochs': config.epochs,
+            'warm_start_epochs': config.warm_start_epochs,
             'batch_size': config.batch_size,
             'learning_rate': config.learning_rate,
             'seed': config.seed,
         })
-    baseline_model = tfx.dsl.Resolver(
-        strategy_class=resolvers.LatestBlessedBaselineStrategy,
-        **{
-            resolvers.MODEL_KEY:
-                tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            resolvers.MODEL_BLESSING_KEY:
-                tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-            resolvers.CANDIDATE_KEY: trainer.outputs['model'],
-        }).with_id('baseline_model_resolver')
+    baseline_model = _resolver(
+        'baseline_model_resolver', for_kubeflow, resolvers.LatestBlessedBaselineStrategy,
+        tfx.dsl.experimental.LatestBlessedModelStrategy,
+        history=_models_and_blessings(resolvers.MODEL_KEY),
+        current={resolvers.CANDIDATE_KEY: trainer.outputs['model']})
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs['examples'],
         model=trainer.outputs['model'],
         baseline_model=baseline_model.outputs[resolvers.MODEL_KEY],
         example_splits=['eval'],
-        eval_config=evaluation.eval_config(config.accuracy_threshold))
+        eval_config=evaluation.eval_config(config.accuracy_threshold, config.max_accuracy_drop))
     pusher = pusher_component.create_pusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],
@@ -124,10 +180,13 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[Path]) -> tfx.dsl
       pipeline_name=config.pipeline_name,
       pipeline_root=str(config.pipeline_root),
       components=[
-          example_gen, statistics_gen, schema_importer, example_validator, previous_statistics,
-          data_gate_check, transform, trainer, baseline_model, evaluator, pusher, run_report
+          example_gen, *backfill_example_gens, statistics_gen, schema_importer, example_validator,
+          previous_statistics, data_gate_check,
+          *[node for node in (training_window, analyzer_cache, warm_start_model) if node],
+          transform, trainer, baseline_model, evaluator, pusher, run_report
       ],
       enable_cache=True,
-      metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-          str(config.metadata_path)),
+      # Kubeflow brings its own ML Metadata.
+      metadata_connection_config=None if for_kubeflow else
+      tfx.orchestration.metadata.sqlite_metadata_connection_config(str(config.metadata_path)),
       beam_pipeline_args=list(config.beam_args))

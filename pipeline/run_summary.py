@@ -1,16 +1,28 @@
-"""What a pipeline run did and produced, read back from ML Metadata and the run's artifacts."""
+"""What a pipeline run did and produced, read back from ML Metadata and the run's artifacts.
+
+In: the pipeline's configuration (its metadata file), and a run id (default: the newest run) or,
+for the history, nothing.
+Out: a RunSummary per run (components and their states, start and duration, the data spans, the
+accuracy, blessing and push), and the text shown after a run (`format`) or by
+`fashion-pipeline runs` (`format_table`).
+"""
 
 import dataclasses
+import datetime
+import functools
 import json
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.components.common import resolver
+from tfx.types import standard_artifacts
 
 from fashion_mnist import gate
 from report import component as report_component
 from report import evaluation_results
+from pipeline import metadata
 from pipeline.configs import PipelineConfig
 
 _STATE_NAMES = {
@@ -20,6 +32,19 @@ _STATE_NAMES = {
     metadata_store_pb2.Execution.RUNNING: 'running',
     metadata_store_pb2.Execution.CANCELED: 'canceled',
 }
+# States that name their components in the runs table (the others are counted).
+_NAMED_STATES = ('failed', 'running', 'canceled', 'unknown')
+# Resolver nodes only look artifacts up; they run in every run and are never cached.
+_RESOLVER_TYPE = resolver.Resolver.get_class_type()
+# The Evaluator's ModelBlessing property, and the Pusher's PushedModel properties (private in
+# TFX's Pusher executor).
+BLESSED = 'blessed'
+PUSHED = 'pushed'
+PUSHED_DESTINATION = 'pushed_destination'
+PUSHED_VERSION = 'pushed_version'
+# ExampleGen's property of its Examples (tfx.components.example_gen.utils.SPAN_PROPERTY_NAME);
+# Transform's transformed examples, of the same type, have none.
+_SPAN = 'span'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,18 +52,23 @@ class ComponentRun:
   component_id: str
   state: str  # ran, cached, failed, ...
   seconds: float
+  is_resolver: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
   run_id: str
   components: List[ComponentRun]
+  started: Optional[float] = None  # Unix time
+  duration: Optional[float] = None  # seconds, from the start to the last component's last update
+  spans: List[int] = dataclasses.field(default_factory=list)  # the data spans it ingested or read
   accuracy: Optional[float] = None
   example_count: Optional[int] = None
   baseline_accuracy: Optional[float] = None
   blessed: Optional[bool] = None
   blessing_failures: List[str] = dataclasses.field(default_factory=list)
   pushed_path: Optional[str] = None
+  pushed_version: Optional[str] = None
   gate_passed: Optional[bool] = None  # None: the data gate did not run
   anomalies_accepted: bool = False
   problems: List[str] = dataclasses.field(default_factory=list)  # the data gate's anomalies
@@ -47,6 +77,24 @@ class RunSummary:
   @property
   def seconds(self) -> float:
     return sum(component.seconds for component in self.components)
+
+  def state_of(self, component_id: str) -> Optional[str]:
+    return next((c.state for c in self.components if c.component_id == component_id), None)
+
+  def states(self) -> str:
+    """The components' states in a few words: 'all ran', 'all cached', '5 ran, 5 cached',
+    'failed: Trainer'. Resolvers are left out: they run every time and do no work."""
+    by_state: Dict[str, List[str]] = {}
+    for component in self.components:
+      if not component.is_resolver:
+        by_state.setdefault(component.state, []).append(component.component_id)
+    if len(by_state) == 1:
+      (state,) = by_state
+      return f'all {state}'
+    return ', '.join(
+        [f'{len(by_state[state])} {state}' for state in ('ran', 'cached') if state in by_state]
+        + [f'{state}: {" ".join(by_state[state])}' for state in _NAMED_STATES
+           if state in by_state])
 
   def format(self, accuracy_threshold: float) -> str:
     """A few lines for a person: what ran, the accuracy, the blessing and the push."""
@@ -68,7 +116,7 @@ class RunSummary:
     if self.blessed is not None:
       lines.append('Blessed: ' + ('yes' if self.blessed else
                                   'no: ' + '; '.join(self.blessing_failures)))
-    pusher_cached = any(c.component_id == 'Pusher' and c.state == 'cached' for c in self.components)
+    pusher_cached = self.state_of('Pusher') == 'cached'
     if not self.pushed_path:
       lines.append('Pushed: nothing')
     elif pusher_cached:
@@ -82,34 +130,51 @@ class RunSummary:
 
 def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
   """The pipeline's ML Metadata store, read-only."""
-  connection = metadata_store_pb2.ConnectionConfig()
-  connection.sqlite.filename_uri = str(config.metadata_path)
-  connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-  return metadata_store.MetadataStore(connection)
+  if not config.metadata_path.is_file():
+    raise LookupError(f'{config.metadata_path}: no such file, so no run is recorded there '
+                      '(see --output-dir and --metadata-path)')
+  return metadata.connect(config.metadata_path)
 
 
-def find_run(store, config: PipelineConfig, run_id: Optional[str] = None):
-  """The pipeline_run context of run_id, or of the newest run when run_id is None."""
+def pipeline_runs(store, config: PipelineConfig) -> List[metadata_store_pb2.Context]:
+  """The pipeline_run contexts of config's pipeline, oldest first; LookupError if none."""
   runs = [
       context for context in store.get_contexts_by_type('pipeline_run')
       if any(parent.name == config.pipeline_name
              for parent in store.get_parent_contexts_by_context(context.id))
   ]
-  if run_id is not None:
-    runs = [run for run in runs if run.name == run_id]
   if not runs:
-    which = f'run {run_id}' if run_id else 'run'
-    raise LookupError(f'{config.metadata_path}: no {which} of {config.pipeline_name} recorded')
-  return max(runs, key=lambda context: context.create_time_since_epoch)
+    raise LookupError(f'{config.metadata_path}: no run of {config.pipeline_name} recorded')
+  return sorted(runs, key=lambda context: (context.create_time_since_epoch, context.id))
+
+
+def find_run(store, config: PipelineConfig, run_id: Optional[str] = None):
+  """The pipeline_run context of run_id, or of the newest run when run_id is None."""
+  runs = pipeline_runs(store, config)
+  if run_id is None:
+    return runs[-1]
+  matching = [run for run in runs if run.name == run_id]
+  if not matching:
+    raise LookupError(f'{config.metadata_path}: no run {run_id} of {config.pipeline_name} '
+                      'recorded')
+  return matching[-1]
+
+
+def execution_contexts(store, execution_id: int) -> Dict[str, str]:
+  """An execution's context names by context type: 'node' (<pipeline>.<component id>),
+  'pipeline_run' (the run id), ..."""
+  return {c.type: c.name for c in store.get_contexts_by_execution(execution_id)}
+
+
+def component_id(contexts: Dict[str, str]) -> str:
+  """The component id in an execution's contexts (see execution_contexts)."""
+  return contexts['node'].split('.', 1)[-1]
 
 
 def component_executions(store, run) -> List[Tuple[str, metadata_store_pb2.Execution]]:
   """(component id, execution) of each component that ran in the run, in order."""
-  result = []
-  for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
-    node = next(c.name for c in store.get_contexts_by_execution(execution.id) if c.type == 'node')
-    result.append((node.split('.', 1)[-1], execution))
-  return result
+  return [(component_id(execution_contexts(store, execution.id)), execution)
+          for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)]
 
 
 def artifacts_of(store, execution_id: int,
@@ -123,33 +188,128 @@ def artifacts_of(store, execution_id: int,
   return result
 
 
-def summarize(config: PipelineConfig, run_id: Optional[str] = None) -> RunSummary:
-  """The summary of a run (by default the newest) of config's pipeline."""
-  store = open_store(config)
-  run = find_run(store, config, run_id)
-  components, fields = [], {}
-  for component_id, execution in component_executions(store, run):
+def state_name(execution: metadata_store_pb2.Execution) -> str:
+  return _STATE_NAMES.get(execution.last_known_state, 'unknown')
+
+
+def span_of(artifact: metadata_store_pb2.Artifact) -> Optional[int]:
+  """The data span of an ExampleGen's Examples; None for any other artifact."""
+  if artifact.type != standard_artifacts.Examples.TYPE_NAME:
+    return None
+  for properties in (artifact.custom_properties, artifact.properties):
+    if _SPAN in properties:
+      return properties[_SPAN].int_value
+  return None
+
+
+@functools.lru_cache(maxsize=None)
+def load_evaluation(uri: str) -> evaluation_results.EvaluationResult:
+  """The Evaluator's output in uri, read once (a fully cached run has its predecessor's)."""
+  return evaluation_results.load(uri)
+
+
+def _summarize(store, run) -> RunSummary:
+  components, fields, spans, finished = [], {}, set(), None
+  for component, execution in component_executions(store, run):
     components.append(ComponentRun(
-        component_id=component_id,
-        state=_STATE_NAMES.get(execution.last_known_state, 'unknown'),
+        component_id=component,
+        state=state_name(execution),
         seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch)
-        / 1000))
+        / 1000,
+        is_resolver=execution.type == _RESOLVER_TYPE))
+    # An execution a killed run left unfinished is canceled at the start of the next run.
+    if execution.last_known_state != metadata_store_pb2.Execution.CANCELED:
+      finished = max(finished or 0, execution.last_update_time_since_epoch)
+    inputs = artifacts_of(store, execution.id, metadata_store_pb2.Event.INPUT)
     outputs = artifacts_of(store, execution.id, metadata_store_pb2.Event.OUTPUT)
+    # Every span a component read or wrote: Transform's window, which holds the spans ExampleGen
+    # ingested (or, when Transform did not run, those alone). Resolvers record what they
+    # resolved as INTERNAL_OUTPUT events, not read here.
+    spans.update(span_of(a) for artifacts in (*inputs.values(), *outputs.values())
+                 for a in artifacts if span_of(a) is not None)
     for artifact in (a for artifacts in outputs.values() for a in artifacts):
       properties = artifact.custom_properties
-      if artifact.type == 'ModelEvaluation':
-        result = evaluation_results.load(artifact.uri)
+      if artifact.type == standard_artifacts.ModelEvaluation.TYPE_NAME:
+        result = load_evaluation(artifact.uri)
         fields.update(accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
                       example_count=result.example_count,
                       blessing_failures=result.blessing_failures)
-      elif artifact.type == 'ModelBlessing':
-        fields['blessed'] = bool(properties['blessed'].int_value)
-      elif artifact.type == 'PushedModel' and properties['pushed'].int_value:
-        fields['pushed_path'] = properties['pushed_destination'].string_value
-      elif artifact.type == 'ExampleAnomalies' and gate.PASSED in properties:
+      elif artifact.type == standard_artifacts.ModelBlessing.TYPE_NAME:
+        fields['blessed'] = bool(properties[BLESSED].int_value)
+      elif (artifact.type == standard_artifacts.PushedModel.TYPE_NAME
+            and properties[PUSHED].int_value):
+        fields['pushed_path'] = properties[PUSHED_DESTINATION].string_value
+        fields['pushed_version'] = properties[PUSHED_VERSION].string_value
+      elif (artifact.type == standard_artifacts.ExampleAnomalies.TYPE_NAME
+            and gate.PASSED in properties):
         fields['gate_passed'] = bool(properties[gate.PASSED].int_value)
         fields['anomalies_accepted'] = bool(properties[gate.ACCEPTED].int_value)
         fields['problems'] = json.loads(properties[gate.PROBLEMS].string_value)
       elif artifact.type == report_component.HtmlReport.TYPE_NAME:
         fields['report_path'] = os.path.join(artifact.uri, report_component.REPORT_FILE)
-  return RunSummary(run_id=run.name, components=components, **fields)
+  started = run.create_time_since_epoch / 1000
+  return RunSummary(run_id=run.name, components=components, started=started,
+                    duration=None if finished is None else finished / 1000 - started,
+                    spans=sorted(spans), **fields)
+
+
+def summarize(config: PipelineConfig, run_id: Optional[str] = None) -> RunSummary:
+  """The summary of a run (by default the newest) of config's pipeline."""
+  store = open_store(config)
+  return _summarize(store, find_run(store, config, run_id))
+
+
+def history(config: PipelineConfig) -> List[RunSummary]:
+  """The summaries of every run of config's pipeline, oldest first."""
+  store = open_store(config)
+  return [_summarize(store, run) for run in pipeline_runs(store, config)]
+
+
+def format_spans(spans: Iterable[int]) -> str:
+  """Span numbers in short: [0] -> '0', [1, 2, 3, 5] -> '1-3,5', [] -> '-'."""
+  ranges: List[List[int]] = []
+  for span in sorted(spans):
+    if ranges and span == ranges[-1][1] + 1:
+      ranges[-1][1] = span
+    else:
+      ranges.append([span, span])
+  return ','.join(str(a) if a == b else f'{a}-{b}' for a, b in ranges) or '-'
+
+
+def format_time(unix_time: Optional[float]) -> str:
+  """Local time to the second, like the run ids TFX gives."""
+  if unix_time is None:
+    return '-'
+  return datetime.datetime.fromtimestamp(unix_time).strftime('%Y-%m-%d %H:%M:%S')
+
+
+def format_table(summaries: List[RunSummary]) -> str:
+  """One line per run: the table of `fashion-pipeline runs`."""
+  header = ('RUN', 'STARTED', 'DURATION', 'SPANS', 'COMPONENTS', 'ACCURACY', 'BLESSED', 'PUSHED',
+            'NOTE')
+  rows = [header]
+  for s in summaries:
+    pushed = s.pushed_version or '-'
+    if s.pushed_version and s.state_of('Pusher') == 'cached':
+      pushed += ' (cached)'
+    note = ''
+    if s.gate_passed is False:
+      note = 'stopped at the data gate'
+    elif s.anomalies_accepted:
+      note = 'anomalies accepted'
+    rows.append((
+        s.run_id, format_time(s.started),
+        '-' if s.duration is None else f'{s.duration:.0f}s',
+        format_spans(s.spans), s.states(),
+        '-' if s.accuracy is None else f'{s.accuracy:.4f}',
+        {None: '-', True: 'yes', False: 'no'}[s.blessed], pushed, note))
+  widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+  return '\n'.join('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                   for row in rows)
+
+
+def to_json(value) -> str:
+  """A summary or lineage (dataclasses), or a list of them, as indented JSON."""
+  if isinstance(value, list):
+    return json.dumps([dataclasses.asdict(item) for item in value], indent=2)
+  return json.dumps(dataclasses.asdict(value), indent=2)

@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import List, Sequence
 
 from tfx import v1 as tfx
 from tfx.orchestration.portable import tfx_runner
@@ -14,7 +15,10 @@ from tfx.proto.orchestration import pipeline_pb2
 from components import idx_example_gen
 from fashion_mnist import idx
 from pipeline import data_source
+from pipeline import killed_runs
 from pipeline import run_summary
+from pipeline import scheduling
+from pipeline import spans
 from pipeline.configs import PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -26,8 +30,16 @@ def check_data_dir(data_dir: Path) -> None:
     idx.read_split(*idx_example_gen.find_split_files(str(data_dir), split_pattern))
 
 
+def _folders_to_read(data_dir: Path, backfill_spans: Sequence[int]) -> List[Path]:
+  """The folders of IDX files this run ingests: data_dir, or the newest span and the backfill."""
+  span_dirs = spans.span_dirs(data_dir)
+  if not span_dirs:
+    return [data_dir]
+  return [span_dirs[span] for span in [*backfill_spans, max(span_dirs)]]
+
+
 @contextlib.contextmanager
-def _console_output_captured():
+def console_output_captured():
   """Sends this process's and its subprocesses' stdout and stderr to a temporary file, replayed
   on stderr only if the block fails."""
   sys.stdout.flush()
@@ -54,17 +66,24 @@ def _console_output_captured():
 def compile_pipeline(pipeline: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
   """The pipeline's IR. Compiling packages Transform's and Trainer's module files as wheels
   (`setup.py bdist_wheel`, whose chatter is kept off the console unless it fails)."""
-  with _console_output_captured():
+  with console_output_captured():
     return tfx_runner._make_pipeline_proto(pipeline)  # pylint: disable=protected-access
 
 
 def run(config: PipelineConfig) -> run_summary.RunSummary:
-  """Runs the whole pipeline once and returns what that run produced."""
-  data_dir = None
+  """Runs the whole pipeline once and returns what that run produced. Call it holding the
+  output dir's run lock (pipeline/run_lock.py): it takes unfinished executions for a killed
+  run's."""
+  data_dir, backfill_spans = None, []
   if config.examples_dir is None:
     data_dir = data_source.resolve_data_dir(config)
-    check_data_dir(data_dir)
+    backfill_spans = scheduling.spans_to_backfill(config, data_dir)
+    for folder in _folders_to_read(data_dir, backfill_spans):
+      check_data_dir(folder)
   logging.info('Data: %s', config.examples_dir or data_dir)
+  killed_runs.cancel_unfinished_executions(config)
   tfx.orchestration.LocalDagRunner().run_with_ir(
-      compile_pipeline(create_pipeline(config, data_dir)))
+      compile_pipeline(create_pipeline(
+          config, data_dir and str(data_dir),
+          with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans)))
   return run_summary.summarize(config)

@@ -28,7 +28,7 @@ REPORT_FILE = 'report.html'
 
 class HtmlReport(artifact.Artifact):
   """A self-contained HTML page."""
-  TYPE_NAME = 'HtmlReport'
+  TYPE_NAME = 'fashion_pipeline.HtmlReport'  # namespaced, as Kubeflow v2 requires
 
 
 class RunReportSpec(types.ComponentSpec):

@@ -55,10 +55,16 @@ def write_examples(directory: Path, split_examples) -> Path:
   return directory
 
 
-def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
-  """Runs the installed `fashion-pipeline` command line; returns its exit code and output."""
-  command = [str(Path(sys.executable).parent / 'fashion-pipeline'), *args]
-  return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+def cli_command(*args: str) -> list:
+  """The installed `fashion-pipeline` command line with args, for subprocess."""
+  return [str(Path(sys.executable).parent / 'fashion-pipeline'), *args]
+
+
+def run_cli(*args: str, env=None, timeout=None) -> subprocess.CompletedProcess:
+  """Runs the installed `fashion-pipeline` command line; returns its exit code and output.
+  A run still going after timeout seconds is killed (subprocess.TimeoutExpired)."""
+  return subprocess.run(cli_command(*args), capture_output=True, text=True, env=env,
+                        timeout=timeout, check=False)
 
 
 def call_saved_model(model_dir: Path, signature: str, **inputs) -> dict:

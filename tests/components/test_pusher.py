@@ -25,8 +25,10 @@ def test_publish_copies_the_whole_model_into_a_new_numbered_version(tmp_path):
 def test_versions_always_increase_even_when_the_clock_is_behind(tmp_path):
   serving = tmp_path / 'serving'
   (serving / '99999999999').mkdir(parents=True)
-  first = pusher.publish(str(_model(tmp_path)), str(serving))
-  second = pusher.publish(str(_model(tmp_path)), str(serving))
+  model = _model(tmp_path)
+  first = pusher.publish(str(model), str(serving))
+  (model / 'saved_model.pb').write_bytes(b'retrained graph')
+  second = pusher.publish(str(model), str(serving))
   assert int(os.path.basename(first)) == 100000000000
   assert int(os.path.basename(second)) == 100000000001
 
@@ -39,3 +41,39 @@ def test_a_push_killed_part_way_leaves_only_a_hidden_staging_dir_which_is_cleane
   path = pusher.publish(str(_model(tmp_path)), str(serving))
   assert sorted(os.listdir(serving)) == [os.path.basename(path)]
 
+
+
+def test_a_model_identical_to_the_newest_version_is_not_published_again(tmp_path):
+  # As after a run killed between the rename and ML Metadata recording the push.
+  serving = tmp_path / 'serving'
+  model = _model(tmp_path)
+  first = pusher.publish(str(model), str(serving))
+  again = pusher.publish(str(model), str(serving))
+  assert again == first
+  assert sorted(os.listdir(serving)) == [os.path.basename(first)]
+
+
+def test_a_model_differing_in_one_byte_or_one_file_is_a_new_version(tmp_path):
+  serving = tmp_path / 'serving'
+  model = _model(tmp_path)
+  versions = {pusher.publish(str(model), str(serving))}
+  (model / 'variables' / 'variables.index').write_bytes(b'indeX')
+  versions.add(pusher.publish(str(model), str(serving)))
+  (model / 'assets').mkdir()
+  (model / 'assets' / 'vocabulary').write_bytes(b'')
+  versions.add(pusher.publish(str(model), str(serving)))
+  assert len(versions) == 3 and sorted(os.listdir(serving)) == sorted(
+      os.path.basename(path) for path in versions)
+
+
+def test_only_the_newest_version_counts_as_already_pushed(tmp_path):
+  # Going back to an older model is a new push: serving takes the newest version.
+  serving = tmp_path / 'serving'
+  model = _model(tmp_path)
+  first = pusher.publish(str(model), str(serving))
+  (model / 'saved_model.pb').write_bytes(b'other graph')
+  pusher.publish(str(model), str(serving))
+  (model / 'saved_model.pb').write_bytes(b'graph')
+  third = pusher.publish(str(model), str(serving))
+  assert int(os.path.basename(third)) > int(os.path.basename(first))
+  assert pusher.model_digest(third) == pusher.model_digest(first)

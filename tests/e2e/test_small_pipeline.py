@@ -23,13 +23,13 @@ from pipeline import run_summary
 
 pytestmark = pytest.mark.e2e
 
-COMPONENTS = {
-    'FileBasedExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator',
-    'previous_statistics_resolver', 'DataGate', 'Transform', 'Trainer', 'baseline_model_resolver',
-    'Evaluator', 'Pusher', 'RunReport'
-}
 # Resolvers look at ML Metadata afresh on every run; they are never cached.
-RESOLVERS = {'previous_statistics_resolver', 'baseline_model_resolver'}
+RESOLVERS = {'previous_statistics_resolver', 'training_window_resolver', 'analyzer_cache_resolver',
+             'baseline_model_resolver'}
+COMPONENTS = {
+    'FileBasedExampleGen', 'StatisticsGen', 'ImportSchemaGen', 'ExampleValidator', 'DataGate',
+    'Transform', 'Trainer', 'Evaluator', 'Pusher', 'RunReport', *RESOLVERS
+}
 
 
 @pytest.fixture(scope='module')
