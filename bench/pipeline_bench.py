@@ -1,7 +1,8 @@
 """Benchmark: the whole pipeline against the tutorial script it replaces, on the same machine.
 
 In one run: (1) the tutorial's script as written (bench/tutorial.py) on the local IDX files;
-(2) the full pipeline cold into a fresh output dir, then (3) again with nothing changed. For each:
+(2) the full pipeline cold into a fresh output dir, then (3) again with nothing changed, and (4)
+as a scheduled run does it, `run --if-new-data`, which stops before the pipeline. For each:
 wall time and the peak memory of the whole process tree (RSS of the process and all its children,
 summed, sampled every 0.2 s); per component, the wall time ML Metadata recorded; the test accuracy
 of both. Prints a table and writes it as JSON to bench/results/pipeline-<date>.json.
@@ -81,11 +82,14 @@ def run_tutorial(data_dir: Path, work_dir: Path) -> dict:
   return result
 
 
+def _run_command(data_dir: Path, output_dir: Path, beam_args):
+  return [str(Path(sys.executable).parent / 'fashion-pipeline'), 'run',
+          '--data-dir', str(data_dir), '--output-dir', str(output_dir),
+          *[f'--beam-arg={arg}' for arg in beam_args]]
+
+
 def run_pipeline(data_dir: Path, output_dir: Path, beam_args, log_path: Path) -> dict:
-  command = [str(Path(sys.executable).parent / 'fashion-pipeline'), 'run',
-             '--data-dir', str(data_dir), '--output-dir', str(output_dir),
-             *[f'--beam-arg={arg}' for arg in beam_args]]
-  result = measure(command, log_path=log_path)
+  result = measure(_run_command(data_dir, output_dir, beam_args), log_path=log_path)
   from pipeline import run_summary  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
   summary = run_summary.summarize(configs.build(output_dir=output_dir, environ={}))
   result['accuracy'] = summary.accuracy
@@ -110,6 +114,9 @@ def main() -> None:
     cold = run_pipeline(data_dir, work_dir / 'out', args.beam_args, work_dir / 'cold.log')
     print('pipeline, nothing changed ...', flush=True)
     cached = run_pipeline(data_dir, work_dir / 'out', args.beam_args, work_dir / 'cached.log')
+    print('pipeline, scheduled with --if-new-data, nothing new ...', flush=True)
+    scheduled = measure(_run_command(data_dir, work_dir / 'out', args.beam_args)
+                        + ['--if-new-data'], log_path=work_dir / 'scheduled.log')
   results = {
       'date': datetime.date.today().isoformat(),
       'cores': os.cpu_count(),
@@ -118,6 +125,7 @@ def main() -> None:
       'tutorial_script': tutorial,
       'pipeline_cold': cold,
       'pipeline_cached': cached,
+      'pipeline_scheduled_nothing_new': scheduled,
       'ratio_cold_to_script': round(cold['seconds'] / tutorial['seconds'], 2),
   }
   print(f"\n{'run':<28}{'wall s':>8}{'peak GB':>9}{'accuracy':>10}")
@@ -125,6 +133,8 @@ def main() -> None:
                     ('pipeline, nothing changed', 'pipeline_cached')):
     row = results[key]
     print(f"{name:<28}{row['seconds']:>8}{row['peak_rss_gb']:>9}{row['accuracy']:>10.4f}")
+  print(f"{'run --if-new-data, nothing new':<28}{scheduled['seconds']:>8}"
+        f"{scheduled['peak_rss_gb']:>9}")
   print(f"ratio pipeline cold / script: {results['ratio_cold_to_script']}")
   print(f"\n{'component (cold run)':<32}{'state':>8}{'wall s':>8}")
   for component, row in cold['components'].items():

@@ -1,8 +1,8 @@
-"""Trainer's module file: the tutorial's model, trained on transformed data, exported for serving.
+"""Trainer's run_fn: the tutorial's model, trained on transformed data, exported for serving.
 
-In: transformed `train` examples of every span in the training window and the transform graph
-(Transform's outputs), optionally a base model to start from (warm start), and custom_config
-{'epochs', 'warm_start_epochs', 'batch_size', 'learning_rate', 'seed'}.
+In: the raw `train` examples of every span in the training window, the transform graph (Transform's
+output) that turns them into the model's input, optionally a base model to start from (warm
+start), and custom_config {'epochs', 'warm_start_epochs', 'batch_size', 'learning_rate', 'seed'}.
 Out: a SavedModel in fn_args.serving_model_dir with two signatures, both running the transform
 graph on raw pixels and returning `probabilities` (softmax), `class_id` and `class_name`:
 `serving_default` takes serialized tf.Examples, `predict_images` a batch of 28x28 images (0-255).
@@ -41,15 +41,16 @@ def build_model(learning_rate: float) -> tf.keras.Model:
 
 
 def load_split(file_patterns, data_accessor, tf_transform_output):
-  """Reads a split of transformed examples into (images [N, 28, 28], labels [N]) arrays."""
+  """Reads a split of raw examples through the transform graph into (images [N, 28, 28],
+  labels [N]) arrays."""
   dataset = data_accessor.tf_dataset_factory(
       file_patterns,
-      tfxio.TensorFlowDatasetOptions(
-          batch_size=_READ_BATCH_SIZE, num_epochs=1, shuffle=False, label_key=features.LABEL_KEY),
-      tf_transform_output.transformed_metadata.schema)
+      tfxio.TensorFlowDatasetOptions(batch_size=_READ_BATCH_SIZE, num_epochs=1, shuffle=False),
+      tf_transform_output.raw_metadata.schema).map(
+          tf_transform_output.transform_features_layer())
   batches = list(dataset.as_numpy_iterator())
-  images = np.concatenate([batch_features[features.IMAGE_KEY] for batch_features, _ in batches])
-  labels = np.concatenate([batch_labels for _, batch_labels in batches]).reshape(-1)
+  images = np.concatenate([batch[features.IMAGE_KEY] for batch in batches])
+  labels = np.concatenate([batch[features.LABEL_KEY] for batch in batches]).reshape(-1)
   return images, labels
 
 

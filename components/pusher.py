@@ -18,7 +18,7 @@ import os
 import time
 from typing import List
 
-from tfx import v1 as tfx
+import tfx.components
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
@@ -102,6 +102,6 @@ def create_pusher(model, model_blessing, serving_dir: str) -> tfx.components.Pus
   return tfx.components.Pusher(
       model=model,
       model_blessing=model_blessing,
-      push_destination=tfx.proto.PushDestination(
-          filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)),
       custom_executor_spec=executor_spec.ExecutorClassSpec(AtomicPushExecutor))

@@ -12,7 +12,6 @@ SpanWindowStrategy(num_spans), the Trainer's training window:
   In: all Examples artifacts (`history`) and this run's ExampleGen output (`current`).
   Out: `history`: for each span of the last num_spans ending at current's, the newest artifact made
   by the same component as `current` (`current` itself for its span), in span order.
-  (Transform's transformed examples are Examples too.)
 TrainedOnOtherDataStrategy, for the Transform analyzer cache and the warm start model:
   In: all artifacts of a type (`history`: TransformCache, or Model), ModelBlessings for models
   (`model_blessing`, then only blessed models count), and the training window (`current`).
@@ -36,7 +35,6 @@ from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.components.common import resolver
-from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 
 MODEL_KEY = 'model'
@@ -121,7 +119,8 @@ class SpanWindowStrategy(resolver.ResolverStrategy):
 
 
 def _consumed_by_producers(store, artifact_ids: Iterable[int]) -> Dict[int, FrozenSet[int]]:
-  """For each artifact id, the ids of the examples its producing execution consumed."""
+  """For each artifact id, the ids of the examples its producing execution consumed: the raw
+  examples that Transform analysed or the Trainer trained on."""
   artifact_ids = list(artifact_ids)
   producer = {e.artifact_id: e.execution_id for e in store.get_events_by_artifact_ids(artifact_ids)
               if e.type == metadata_store_pb2.Event.OUTPUT}
@@ -133,17 +132,6 @@ def _consumed_by_producers(store, artifact_ids: Iterable[int]) -> Dict[int, Froz
   return {a: frozenset(consumed[producer[a]]) for a in artifact_ids if a in producer}
 
 
-def _raw_examples_behind(store, artifacts: List[types.Artifact]) -> Dict[int, FrozenSet[int]]:
-  """The ExampleGen examples each artifact was made from: a Transform output's directly, a
-  model's through the transformed examples its Trainer read."""
-  consumed = _consumed_by_producers(store, [artifact.id for artifact in artifacts])
-  if not all(artifact.type_name == standard_artifacts.Model.TYPE_NAME for artifact in artifacts):
-    return consumed
-  transformed = _consumed_by_producers(store, set().union(*consumed.values()))
-  return {model_id: frozenset().union(*(transformed.get(t, ()) for t in examples))
-          for model_id, examples in consumed.items()}
-
-
 class TrainedOnOtherDataStrategy(resolver.ResolverStrategy):
   """The newest `history` artifact (blessed, for models) made from other examples than `current`."""
 
@@ -153,6 +141,6 @@ class TrainedOnOtherDataStrategy(resolver.ResolverStrategy):
       blessed_ids = _blessings_by_model_id(input_dict[MODEL_BLESSING_KEY])
       candidates = [model for model in candidates if model.id in blessed_ids]
     window = frozenset(artifact.id for artifact in input_dict[CURRENT_KEY])
-    made_from = _raw_examples_behind(store, candidates)
+    made_from = _consumed_by_producers(store, [artifact.id for artifact in candidates])
     others = [artifact for artifact in candidates if made_from.get(artifact.id, window) != window]
     return {**input_dict, HISTORY_KEY: _newest_except(others, [])}

@@ -4,9 +4,7 @@ KubeflowV2DagRunner.
 In: the configuration, its data dir, pipeline root and serving dir as the pipeline's containers see
 them (for example /gcs/BUCKET/... on Vertex AI, which mounts Cloud Storage there, or gs://BUCKET/...
 for the pipeline root), and a container image holding TFX 1.16 and this project.
-Out: a PipelineJob spec (JSON) to submit with the KFP client or Vertex AI. Compiling packages the
-Transform and Trainer module files as a wheel under the pipeline root, which must therefore be
-writable from here.
+Out: a PipelineJob spec (JSON) to submit with the KFP client or Vertex AI.
 
 Differences from local runs, since Kubeflow v2 compiles only TFX's LatestArtifactStrategy and
 LatestBlessedModelStrategy resolvers: a run trains on the newest span only (no --spans window), and
@@ -15,9 +13,8 @@ the baseline, warm-start model and analyzer cache are simply the latest ones.
 
 from pathlib import Path
 
-from tfx import v1 as tfx
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-from pipeline import runner
 from pipeline.configs import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -32,9 +29,8 @@ def compile_pipeline(config: PipelineConfig, image: str, output: Path, with_span
   pipeline = create_pipeline(config, config.data_dir and str(config.data_dir),
                              with_spans=with_spans, for_kubeflow=True)
   output = output.absolute()
-  dag_runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+  dag_runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image),
       output_dir=str(output.parent), output_filename=output.name)
-  with runner.console_output_captured():  # the module files' wheel build
-    dag_runner.run(pipeline)
+  dag_runner.run(pipeline)
   return output

@@ -1,18 +1,17 @@
 """Where a pushed model came from (`fashion-pipeline lineage VERSION`), read from ML Metadata.
 
 In: the pipeline's configuration (its metadata file) and a serving version: the PushedModel's
-`pushed_version`, the name of the model's folder in the serving dir.
-Out: a Lineage: the push; the Trainer's run, time, settings and model; the evaluation and blessing
-(accuracy, baseline); the transform graph and transformed examples, and the Transform execution
-that made them; the schema; and the raw Examples that Transform read (one per span of the training
-window), each with the run that ingested it, StatisticsGen's statistics of it, and the anomalies
-and data gate verdicts on those statistics. `format` turns it into text.
+`pushed_version`, the name of the model's folder in the serving dir. Out: a Lineage: the push; the
+Trainer's run, time, settings and model; the evaluation and blessing (accuracy, baseline); the
+transform graph and the Transform execution that made it; the schema; and the raw Examples that
+Transform read (one per span of the training window), each with the run that ingested it,
+StatisticsGen's statistics of it, and the anomalies and data gate verdicts on those statistics.
+`format` turns it into text.
 
 The walk goes upstream one hop at a time over ML Metadata's events: from an artifact to the
 execution that produced it, then to that execution's inputs of one type. An artifact's producer is
 the execution that made it: a cached execution of a later run records the same artifact as its
-output too, but made nothing.
-"""
+output too, but made nothing."""
 
 import dataclasses
 import json
@@ -86,7 +85,6 @@ class Lineage:
   blessed: bool
   transform: Step
   transform_graph_uri: str
-  transformed_examples_uris: List[str]
   schema_uri: str
   examples: List[RawExamples]  # in span order
 
@@ -120,7 +118,6 @@ class Lineage:
         f'    evaluation: {self.evaluation_uri}',
         f'  transformed: {made(self.transform)}',
         f'    transform graph: {self.transform_graph_uri}',
-        *(f'    transformed examples: {uri}' for uri in self.transformed_examples_uris),
         f'  schema: {self.schema_uri}',
         f'  spans: {run_summary.format_spans(self.spans)}',
     ]
@@ -295,7 +292,6 @@ def trace(config: PipelineConfig, version: str) -> Lineage:
       blessed=bool(blessing.custom_properties[run_summary.BLESSED].int_value),
       transform=events.made_by(transform_graph),
       transform_graph_uri=transform_graph.uri,
-      transformed_examples_uris=[a.uri for a in events.upstream(model, _EXAMPLES)],
       schema_uri=_one(events.upstream(transform_graph, standard_artifacts.Schema.TYPE_NAME),
                       'schema').uri,
       examples=sorted(raw_examples, key=lambda e: (e.span is None, e.span, e.uri)))

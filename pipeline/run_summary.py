@@ -43,7 +43,7 @@ PUSHED = 'pushed'
 PUSHED_DESTINATION = 'pushed_destination'
 PUSHED_VERSION = 'pushed_version'
 # ExampleGen's property of its Examples (tfx.components.example_gen.utils.SPAN_PROPERTY_NAME);
-# Transform's transformed examples, of the same type, have none.
+# Transform's transformed examples (when it writes them), of the same type, have none.
 _SPAN = 'span'
 
 

@@ -1,15 +1,12 @@
 """Runs the pipeline locally: LocalDagRunner, ML Metadata in SQLite, Beam's DirectRunner."""
 
-import contextlib
 import logging
-import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import List, Sequence
 
-from tfx import v1 as tfx
-from tfx.orchestration.portable import tfx_runner
+from tfx.dsl.compiler import compiler
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
@@ -38,36 +35,9 @@ def _folders_to_read(data_dir: Path, backfill_spans: Sequence[int]) -> List[Path
   return [span_dirs[span] for span in [*backfill_spans, max(span_dirs)]]
 
 
-@contextlib.contextmanager
-def console_output_captured():
-  """Sends this process's and its subprocesses' stdout and stderr to a temporary file, replayed
-  on stderr only if the block fails."""
-  sys.stdout.flush()
-  sys.stderr.flush()
-  saved = [os.dup(1), os.dup(2)]
-  with tempfile.TemporaryFile() as capture:
-    os.dup2(capture.fileno(), 1)
-    os.dup2(capture.fileno(), 2)
-    try:
-      yield
-    except BaseException:
-      capture.seek(0)
-      os.write(saved[1], capture.read())
-      raise
-    finally:
-      sys.stdout.flush()
-      sys.stderr.flush()
-      os.dup2(saved[0], 1)
-      os.dup2(saved[1], 2)
-      for fd in saved:
-        os.close(fd)
-
-
-def compile_pipeline(pipeline: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
-  """The pipeline's IR. Compiling packages Transform's and Trainer's module files as wheels
-  (`setup.py bdist_wheel`, whose chatter is kept off the console unless it fails)."""
-  with console_output_captured():
-    return tfx_runner._make_pipeline_proto(pipeline)  # pylint: disable=protected-access
+def compile_pipeline(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:
+  """The pipeline's IR, what LocalDagRunner runs."""
+  return compiler.Compiler().compile(pipeline)
 
 
 def run(config: PipelineConfig) -> run_summary.RunSummary:
@@ -82,7 +52,7 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
       check_data_dir(folder)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
-  tfx.orchestration.LocalDagRunner().run_with_ir(
+  LocalDagRunner().run_with_ir(
       compile_pipeline(create_pipeline(
           config, data_dir and str(data_dir),
           with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans)))

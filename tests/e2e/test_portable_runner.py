@@ -22,7 +22,6 @@ import pytest
 from helpers import REPO_ROOT, run_cli, write_dataset
 from pipeline import configs
 from pipeline import run_summary
-from pipeline.pipeline import PREPROCESSING_MODULE_FILE
 from server_process import free_port
 
 pytestmark = pytest.mark.e2e
@@ -46,15 +45,12 @@ class WorkerPool:
 
 
 def _pool_environment() -> dict:
-  """The workers are `python` processes run with the pool's environment: this environment's
-  python first on PATH, Keras 2 (the Evaluator loads the model), and our code importable: the repo
-  for our executors, and the module files' folder because Transform traces preprocessing_fn in a
-  worker under its module file's name (a Beam SDK container would install the wheel that TFX
-  stages with --extra_package; plain processes need the folder on their path)."""
+  """The worker pool's environment, which its workers inherit: this environment's python first on
+  PATH, Keras 2 (the Evaluator loads the model), and the repo on the path (our executors, and
+  the preprocessing_fn that Transform traces in a worker)."""
   env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
   env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env.get('PATH', '')])
-  env['PYTHONPATH'] = os.pathsep.join(filter(None, [
-      str(REPO_ROOT), str(Path(PREPROCESSING_MODULE_FILE).parent), env.get('PYTHONPATH')]))
+  env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
   return env
 
 

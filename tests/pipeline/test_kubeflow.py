@@ -44,7 +44,8 @@ def test_dependencies_are_the_local_pipelines(spec):
   depends = {name: set(task.get('dependentTasks', [])) for name, task in _tasks(spec).items()}
   assert depends['StatisticsGen'] == {'FileBasedExampleGen', 'ImportSchemaGen'}
   assert depends['ExampleValidator'] == {'StatisticsGen', 'ImportSchemaGen'}
-  assert {'ExampleValidator', 'StatisticsGen', 'previous_statistics_resolver'} <= depends['DataGate']
+  assert {'ExampleValidator', 'StatisticsGen',
+          'previous_statistics_resolver'} <= depends['DataGate']
   assert {'DataGate', 'FileBasedExampleGen', 'analyzer_cache_resolver'} <= depends['Transform']
   assert {'DataGate', 'Transform'} <= depends['Trainer']
   assert {'Trainer', 'FileBasedExampleGen',

@@ -19,7 +19,6 @@ def _lineage(examples):
       accuracy=0.88521, example_count=10000, baseline_accuracy=0.87, baseline_versions=['1700'],
       blessed=True, transform=_step('Transform'),
       transform_graph_uri='/root/Transform/transform_graph/7',
-      transformed_examples_uris=['/root/Transform/transformed_examples/7'],
       schema_uri='/root/ImportSchemaGen/schema/2', examples=examples)
 
 

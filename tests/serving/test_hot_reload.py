@@ -20,6 +20,16 @@ PREDICT = f'/v1/models/{MODEL_NAME}:predict'
 _LOOP_LIMIT_S = 120  # the client loops stop by themselves, whatever happens
 
 
+def _retrained(pushed_model, tmp_path):
+  """A copy of the model that differs by one extra file (which TF Serving ignores): the Pusher
+  publishes a model identical to the newest version only once."""
+  model = tmp_path / 'retrained'
+  shutil.copytree(pushed_model.version_dir, model)
+  (model / 'assets.extra').mkdir(exist_ok=True)
+  (model / 'assets.extra' / 'retrained.txt').write_text('a model from another run\n')
+  return model
+
+
 def _client_loop(url, body, results, stop):
   with httpx.Client(base_url=url, timeout=30) as client:
     deadline = time.monotonic() + _LOOP_LIMIT_S
@@ -52,7 +62,8 @@ def test_versions_are_switched_in_and_out_while_serving(tmp_path, pushed_model):
       client.start()
     try:
       _wait(lambda: all(len(results) >= 5 for results in per_client), what='first answers')
-      new = os.path.basename(pusher.publish(str(pushed_model.version_dir), str(serving_dir)))
+      new = os.path.basename(pusher.publish(str(_retrained(pushed_model, tmp_path)),
+                                            str(serving_dir)))
       # Done once every client has had several answers from the new version.
       _wait(lambda: all([v for _, v in results[-5:]] == [new] * 5 for results in per_client),
             what=f'answers from version {new}')
