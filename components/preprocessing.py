@@ -1,4 +1,4 @@
-"""Transform's module file: the tutorial's preprocessing as a TF Transform graph.
+"""Transform's preprocessing_fn: the tutorial's preprocessing as a TF Transform graph.
 
 In: raw features `image` (784 int64 pixel values, 0-255) and `label` (int64, 0-9).
 Out: `image` as float32 [28, 28] scaled by 1/255, and `label` unchanged. Transform exports this
