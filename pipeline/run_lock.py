@@ -64,10 +64,12 @@ def _acquire(path: Path, wait: bool) -> int:
   """Takes the lock on path; returns the open file holding it."""
   waiting = False
   while True:
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+      path.parent.mkdir(parents=True, exist_ok=True)
       fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except FileNotFoundError:  # a releasing holder removed the dir it had created
+    # A releasing holder removed the dir it had created, between our steps (mkdir with exist_ok
+    # raises FileExistsError when the dir it found is gone by the time it checks).
+    except (FileExistsError, FileNotFoundError):
       continue
     try:
       try:
