@@ -22,6 +22,7 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 
 from fashion_mnist import gate
+from pipeline import metadata
 from pipeline import run_summary
 from pipeline.configs import PipelineConfig
 
@@ -246,7 +247,7 @@ def _raw_examples(events: _Events, examples: Artifact) -> RawExamples:
       for s in events.downstream(examples, standard_artifacts.ExampleStatistics.TYPE_NAME,
                                  output_key=standard_component_specs.STATISTICS_KEY)
   ]
-  return RawExamples(span=run_summary.span_of(examples), uri=examples.uri,
+  return RawExamples(span=metadata.span_of(examples), uri=examples.uri,
                      made_by=events.made_by(examples), statistics=statistics)
 
 

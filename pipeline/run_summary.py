@@ -42,9 +42,6 @@ BLESSED = 'blessed'
 PUSHED = 'pushed'
 PUSHED_DESTINATION = 'pushed_destination'
 PUSHED_VERSION = 'pushed_version'
-# ExampleGen's property of its Examples (tfx.components.example_gen.utils.SPAN_PROPERTY_NAME);
-# Transform's transformed examples (when it writes them), of the same type, have none.
-_SPAN = 'span'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,16 +189,6 @@ def state_name(execution: metadata_store_pb2.Execution) -> str:
   return _STATE_NAMES.get(execution.last_known_state, 'unknown')
 
 
-def span_of(artifact: metadata_store_pb2.Artifact) -> Optional[int]:
-  """The data span of an ExampleGen's Examples; None for any other artifact."""
-  if artifact.type != standard_artifacts.Examples.TYPE_NAME:
-    return None
-  for properties in (artifact.custom_properties, artifact.properties):
-    if _SPAN in properties:
-      return properties[_SPAN].int_value
-  return None
-
-
 @functools.lru_cache(maxsize=None)
 def load_evaluation(uri: str) -> evaluation_results.EvaluationResult:
   """The Evaluator's output in uri, read once (a fully cached run has its predecessor's)."""
@@ -225,8 +212,8 @@ def _summarize(store, run) -> RunSummary:
     # Every span a component read or wrote: Transform's window, which holds the spans ExampleGen
     # ingested (or, when Transform did not run, those alone). Resolvers record what they
     # resolved as INTERNAL_OUTPUT events, not read here.
-    spans.update(span_of(a) for artifacts in (*inputs.values(), *outputs.values())
-                 for a in artifacts if span_of(a) is not None)
+    spans.update(metadata.span_of(a) for artifacts in (*inputs.values(), *outputs.values())
+                 for a in artifacts if metadata.span_of(a) is not None)
     for artifact in (a for artifacts in outputs.values() for a in artifacts):
       properties = artifact.custom_properties
       if artifact.type == standard_artifacts.ModelEvaluation.TYPE_NAME:

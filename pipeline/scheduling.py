@@ -13,8 +13,6 @@ from pipeline import metadata
 from pipeline import spans
 from pipeline.configs import PipelineConfig
 
-_EXAMPLES_TYPE = 'Examples'
-_SPAN_PROPERTY = 'span'
 _FINISHED = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 
 
@@ -23,7 +21,7 @@ def ingested_spans(metadata_path: Path) -> Set[int]:
   if not metadata_path.is_file():
     return set()
   store = metadata.connect(metadata_path)
-  examples = {artifact.id: artifact for artifact in store.get_artifacts_by_type(_EXAMPLES_TYPE)
+  examples = {artifact.id: artifact for artifact in store.get_artifacts_by_type(metadata.EXAMPLES_TYPE)
               if artifact.state == metadata_store_pb2.Artifact.LIVE}
   if not examples:
     return set()
@@ -36,8 +34,7 @@ def ingested_spans(metadata_path: Path) -> Set[int]:
   example_gens = {execution.id for execution in executions
                   if type_names[execution.type_id].endswith('ExampleGen')
                   and execution.last_known_state in _FINISHED}
-  # ExampleGen records the span as a custom property.
-  return {examples[artifact_id].custom_properties[_SPAN_PROPERTY].int_value
+  return {metadata.span_of(examples[artifact_id])
           for artifact_id, execution_id in producers.items() if execution_id in example_gens}
 
 
