@@ -10,6 +10,7 @@ import os
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import gc
 import logging
 import re
 import sys
@@ -355,5 +356,14 @@ def main(argv=None) -> int:
     return _EXIT_BUSY
 
 
+def cli() -> int:
+  """The console script: main(), then the exit without a last garbage collection."""
+  exit_code = main()
+  # At exit Python would collect the cycles among TensorFlow's, Beam's and TFX's objects: 1.5 s
+  # of every command, for memory the process gives back anyway. Frozen objects are left alone.
+  gc.freeze()
+  return exit_code
+
+
 if __name__ == '__main__':
-  sys.exit(main())
+  sys.exit(cli())

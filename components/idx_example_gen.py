@@ -16,6 +16,7 @@ import os
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 from tfx.components import FileBasedExampleGen
 from tfx.components.example_gen import base_example_gen_executor
@@ -57,7 +58,8 @@ def find_split_files(input_base: str, split_pattern: str) -> Tuple[str, str]:
 
 
 def to_example(image, label) -> tf.train.Example:
-  """One image (28x28 uint8) and its label as a tf.Example with the raw feature keys."""
+  """One image (28x28 uint8) and its label as a tf.Example with the raw feature keys (what
+  serialize_examples writes, for many images at once)."""
   return tf.train.Example(features=tf.train.Features(feature={
       features.IMAGE_KEY: tf.train.Feature(
           int64_list=tf.train.Int64List(value=image.reshape(-1).tolist())),
@@ -65,10 +67,71 @@ def to_example(image, label) -> tf.train.Example:
   }))
 
 
+def _varint(value: int) -> bytes:
+  """Protocol buffers' base-128 varint encoding of a non-negative integer."""
+  encoded = bytearray()
+  while value >= 0x80:
+    encoded.append(value & 0x7F | 0x80)
+    value >>= 7
+  encoded.append(value)
+  return bytes(encoded)
+
+
+def _length_delimited(field_tag: bytes, payload: bytes) -> bytes:
+  return field_tag + _varint(len(payload)) + payload
+
+
+# Tags (field number << 3 | wire type 2, length-delimited) of the fields an Example is made of.
+_FIRST_FIELD = b'\x0a'  # Example.features, Features.feature (a map entry), entry key, Int64List.value
+_MAP_VALUE = b'\x12'  # the map entry's value
+_INT64_LIST = b'\x1a'  # Feature.int64_list
+
+
+def _int64_feature_entry(key: str, packed_values: bytes) -> bytes:
+  """A Features.feature map entry holding an Int64List, given its values' packed varints."""
+  int64_list = _length_delimited(_FIRST_FIELD, packed_values)
+  entry = (_length_delimited(_FIRST_FIELD, key.encode()) +
+           _length_delimited(_MAP_VALUE, _length_delimited(_INT64_LIST, int64_list)))
+  return _length_delimited(_FIRST_FIELD, entry)
+
+
+def serialize_examples(images: np.ndarray, labels: np.ndarray) -> Iterator[bytes]:
+  """The serialized tf.Examples of to_example, for uint8 images [N, 28, 28] and labels [N].
+
+  The same messages, written as protobuf wire format with numpy: a pixel below 128 is a one-byte
+  varint, any other the two bytes (low 7 bits | 0x80, pixel >> 7). Building a tf.train.Example per
+  image from a 784-item Python list took most of ExampleGen's time. Everything around an image's
+  varints depends only on their length, so each record is a cached prefix, the varints and the
+  label's entry."""
+  pixels = images.reshape(len(images), -1)
+  two_bytes = pixels >= 0x80
+  varints = np.stack([np.where(two_bytes, pixels & 0x7F | 0x80, pixels).astype(np.uint8),
+                      (pixels >> 7).astype(np.uint8)], axis=-1)
+  used = np.stack([np.ones_like(two_bytes), two_bytes], axis=-1)
+  all_varints = memoryview(varints[used].tobytes())
+  ends = np.cumsum(pixels.shape[1] + two_bytes.sum(axis=1))
+  label_entries = [_int64_feature_entry(features.LABEL_KEY, _varint(label))
+                   for label in range(features.NUM_CLASSES)]
+  prefixes = {}  # varints' length -> the record's bytes before them
+
+  def prefix(length: int) -> bytes:
+    # Built from a placeholder image entry: its bytes before the varints, with the Example's and
+    # the label entry's length included.
+    if length not in prefixes:
+      image_entry = _int64_feature_entry(features.IMAGE_KEY, b'\0' * length)
+      features_length = len(image_entry) + len(label_entries[0])
+      prefixes[length] = (_FIRST_FIELD + _varint(features_length) +
+                          image_entry[:len(image_entry) - length])
+    return prefixes[length]
+
+  start = 0
+  for end, label in zip(ends.tolist(), labels.tolist()):
+    yield prefix(end - start) + all_varints[start:end] + label_entries[label]
+    start = end
+
+
 def _read_examples(split_files: Tuple[str, str]) -> Iterator[bytes]:
-  images, labels = idx.read_split(*split_files)
-  for image, label in zip(images, labels):
-    yield to_example(image, label).SerializeToString()
+  return serialize_examples(*idx.read_split(*split_files))
 
 
 @beam.ptransform_fn

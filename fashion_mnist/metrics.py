@@ -4,10 +4,3 @@ ACCURACY = 'accuracy'
 LOSS = 'loss'
 EXAMPLE_COUNT = 'example_count'
 
-
-def precision(class_id: int) -> str:
-  return f'precision_{class_id}'
-
-
-def recall(class_id: int) -> str:
-  return f'recall_{class_id}'

@@ -10,6 +10,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
+from components import keras_autograph
 from fashion_mnist import idx
 from pipeline import data_source
 from pipeline import killed_runs
@@ -52,6 +53,8 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
       check_data_dir(folder)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
+  # Components run in this process: the Evaluator's model and metrics call Keras too.
+  keras_autograph.exempt_keras_from_autograph()
   LocalDagRunner().run_with_ir(
       compile_pipeline(create_pipeline(
           config, data_dir and str(data_dir),

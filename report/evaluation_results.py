@@ -58,6 +58,15 @@ def _confusion_matrix(uri: str) -> np.ndarray:
   return matrix
 
 
+def per_class_precision_and_recall(matrix: np.ndarray):
+  """Each class's precision (of the examples predicted as it) and recall (of its examples), from
+  the argmax confusion matrix: what TFMA's Precision and Recall with top_k=1 compute. NaN where
+  nothing was predicted as, or labelled, the class."""
+  correct = np.diag(matrix)
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return list(correct / matrix.sum(axis=0)), list(correct / matrix.sum(axis=1))
+
+
 def _blessing_failures(validation: tfma.ValidationResult) -> List[str]:
   failures = []
   for slice_validation in validation.metric_validations_per_slice:
@@ -76,13 +85,15 @@ def _blessing_failures(validation: tfma.ValidationResult) -> List[str]:
 def load(uri: str) -> EvaluationResult:
   values = _candidate_overall_metrics(uri)
   validation = tfma.load_validation_result(uri)
+  confusion_matrix = _confusion_matrix(uri)
+  precision, recall = per_class_precision_and_recall(confusion_matrix)
   return EvaluationResult(
       accuracy=values[metrics.ACCURACY],
       loss=values[metrics.LOSS],
       example_count=int(values[metrics.EXAMPLE_COUNT]),
-      precision=[values[metrics.precision(k)] for k in range(features.NUM_CLASSES)],
-      recall=[values[metrics.recall(k)] for k in range(features.NUM_CLASSES)],
-      confusion_matrix=_confusion_matrix(uri),
+      precision=precision,
+      recall=recall,
+      confusion_matrix=confusion_matrix,
       baseline_accuracy=values.get(f'baseline/{metrics.ACCURACY}'),
       validation_ok=validation.validation_ok,
       blessing_failures=_blessing_failures(validation))

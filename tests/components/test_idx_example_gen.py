@@ -32,3 +32,21 @@ def test_a_missing_labels_file_is_named(small_dataset):
   (small_dataset / 't10k-labels-idx1-ubyte.gz').unlink()
   with pytest.raises(idx.IdxFormatError, match=r't10k-\*-ubyte.gz: expected one images'):
     idx_example_gen.find_split_files(str(small_dataset), idx_example_gen.SPLIT_PATTERNS['eval'])
+
+
+def test_serialized_examples_are_the_protobuf_messages():
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
+  images[0] = 0
+  images[1] = 255
+  images[2, 0, :4] = [127, 128, 129, 0]
+  labels = (np.arange(50) % 10).astype(np.uint8)
+  serialized = list(idx_example_gen.serialize_examples(images, labels))
+  assert len(serialized) == 50
+  for image, label, record in zip(images, labels, serialized):
+    assert tf.train.Example.FromString(record) == idx_example_gen.to_example(image, label)
+  parsed = tf.io.parse_example(serialized, {
+      features.IMAGE_KEY: tf.io.FixedLenFeature([features.NUM_PIXELS], tf.int64),
+      features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)})
+  np.testing.assert_array_equal(parsed[features.IMAGE_KEY].numpy(), images.reshape(50, -1))
+  np.testing.assert_array_equal(parsed[features.LABEL_KEY].numpy(), labels)

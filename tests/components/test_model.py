@@ -30,3 +30,14 @@ def test_compiled_with_adam_sparse_crossentropy_from_logits_and_accuracy():
 
 def test_uses_keras_2():
   assert tf.keras.__name__.startswith('tf_keras')
+
+
+
+def test_autograph_calls_keras_2_code_as_it_is():
+  from tensorflow.python.autograph.core import config as autograph_config  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.autograph.impl import conversion  # pylint: disable=g-import-not-at-top
+  from components import keras_autograph  # pylint: disable=g-import-not-at-top
+  keras_autograph.exempt_keras_from_autograph()
+  keras_autograph.exempt_keras_from_autograph()
+  assert conversion.is_allowlisted(tf.keras.Model.train_step)
+  assert sum(rule.matches('tf_keras') for rule in autograph_config.CONVERSION_RULES) == 1
