@@ -50,3 +50,15 @@ def test_serialized_examples_are_the_protobuf_messages():
       features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)})
   np.testing.assert_array_equal(parsed[features.IMAGE_KEY].numpy(), images.reshape(50, -1))
   np.testing.assert_array_equal(parsed[features.LABEL_KEY].numpy(), labels)
+
+
+def test_a_split_is_written_as_gzipped_tfrecords_in_file_order(small_dataset, tmp_path):
+  split_files = idx_example_gen.find_split_files(str(small_dataset),
+                                                 idx_example_gen.SPLIT_PATTERNS['eval'])
+  output_file = str(tmp_path / 'Split-eval' / 'data_tfrecord-00000-of-00001.gz')
+  idx_example_gen.write_split_file(split_files, output_file)
+  images, labels = idx.read_split(*split_files)
+  records = list(tf.data.TFRecordDataset(output_file, compression_type='GZIP').as_numpy_iterator())
+  assert records == list(idx_example_gen.serialize_examples(images, labels))
+  assert tf.train.Example.FromString(records[-1]) == idx_example_gen.to_example(images[-1],
+                                                                                 labels[-1])
