@@ -114,8 +114,8 @@ def serialize_examples(images: np.ndarray, labels: np.ndarray) -> Iterator[bytes
   prefixes = {}  # varints' length -> the record's bytes before them
 
   def prefix(length: int) -> bytes:
-    # Built from a placeholder image entry: its bytes before the varints, with the Example's and
-    # the label entry's length included.
+    # Built from a placeholder image entry: its bytes before the varints, after the Example's
+    # length, which counts the label entry too (the same for every label: 0-9 are one byte).
     if length not in prefixes:
       image_entry = _int64_feature_entry(features.IMAGE_KEY, b'\0' * length)
       features_length = len(image_entry) + len(label_entries[0])
