@@ -328,10 +328,21 @@ def _split(args) -> int:
   return 0
 
 
+class _PrintStack(argparse.Action):
+  """--version: reads package metadata only, so it answers before anything imports TensorFlow."""
+
+  def __call__(self, parser, namespace, values, option_string=None):
+    from fashion_mnist import stack  # pylint: disable=g-import-not-at-top
+    print(stack.describe())
+    parser.exit()
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(
       prog='fashion-pipeline',
       description='A TFX pipeline that trains, validates and ships a Fashion-MNIST classifier.')
+  parser.add_argument('--version', action=_PrintStack, nargs=0,
+                      help='print the stack (current or legacy) and its versions, and exit')
   commands = parser.add_subparsers(dest='command', required=True)
   _add_run_parser(commands)
   _add_compile_parser(commands)

@@ -5,9 +5,12 @@ In one run: (1) the tutorial's script as written (bench/tutorial.py) on the loca
 as a scheduled run does it, `run --if-new-data`, which stops before the pipeline. For each:
 wall time and the peak memory of the whole process tree (RSS of the process and all its children,
 summed, sampled every 0.2 s); per component, the wall time ML Metadata recorded; the test accuracy
-of both. Prints a table and writes it as JSON to bench/results/pipeline-<date>.json.
+of both. By default it measures both stacks, one after the other, each in its own environment
+(scripts/in-env with FASHION_PIPELINE_STACK; the current stack in the Debian 13 root on older
+hosts). Prints a table per stack and writes them as JSON to bench/results/pipeline-<date>.json.
 
-  scripts/in-env python bench/pipeline_bench.py [--data-dir DIR] [--beam-arg ARG ...]
+  scripts/in-env python bench/pipeline_bench.py [--stacks current,legacy] [--data-dir DIR]
+                                                [--beam-arg ARG ...]
 """
 
 import argparse
@@ -28,6 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from fashion_mnist import dataset  # pylint: disable=wrong-import-position
+from fashion_mnist import stack  # pylint: disable=wrong-import-position
 from pipeline import configs  # pylint: disable=wrong-import-position
 
 _SAMPLE_SECONDS = 0.2
@@ -72,7 +76,7 @@ def measure(command, env=None, log_path=None) -> dict:
 def run_tutorial(data_dir: Path, work_dir: Path) -> dict:
   """The tutorial script, reading the local files through the Keras cache of a scratch HOME.
 
-  As written means TensorFlow's own tf.keras, Keras 3 in TF 2.16: TF_USE_LEGACY_KERAS (which the
+  As written means TensorFlow's own tf.keras, Keras 3 since TF 2.16: TF_USE_LEGACY_KERAS (which the
   pipeline needs, for Transform and TFMA) is left out of its environment."""
   cache = work_dir / 'home' / '.keras' / 'datasets' / 'fashion-mnist'
   cache.mkdir(parents=True)
@@ -103,47 +107,89 @@ def run_pipeline(data_dir: Path, output_dir: Path, beam_args, log_path: Path) ->
   return result
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--data-dir', type=Path,
-                      default=Path(os.environ.get(configs.DATA_DIR_ENV_VAR) or
-                                   REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
-  parser.add_argument('--beam-arg', action='append', default=[], dest='beam_args')
-  args = parser.parse_args()
-  data_dir = args.data_dir.absolute()
+def measure_this_stack(data_dir: Path, beam_args) -> dict:
+  """The four measurements above, in this process's environment."""
   with tempfile.TemporaryDirectory(prefix='pipeline-bench-') as work:
     work_dir = Path(work)
     print('tutorial script ...', flush=True)
     tutorial = run_tutorial(data_dir, work_dir)
     print('pipeline, cold ...', flush=True)
-    cold = run_pipeline(data_dir, work_dir / 'out', args.beam_args, work_dir / 'cold.log')
+    cold = run_pipeline(data_dir, work_dir / 'out', beam_args, work_dir / 'cold.log')
     print('pipeline, nothing changed ...', flush=True)
-    cached = run_pipeline(data_dir, work_dir / 'out', args.beam_args, work_dir / 'cached.log')
+    cached = run_pipeline(data_dir, work_dir / 'out', beam_args, work_dir / 'cached.log')
     print('pipeline, scheduled with --if-new-data, nothing new ...', flush=True)
-    scheduled = measure(_run_command(data_dir, work_dir / 'out', args.beam_args)
+    scheduled = measure(_run_command(data_dir, work_dir / 'out', beam_args)
                         + ['--if-new-data'], log_path=work_dir / 'scheduled.log')
-  results = {
-      'date': datetime.date.today().isoformat(),
-      'cores': os.cpu_count(),
-      'memory_gb': round(psutil.virtual_memory().total / 2**30, 1),
-      'beam_args': list(configs.DEFAULT_BEAM_ARGS) + args.beam_args,
+  return {
+      'stack': stack.stack_name(),
+      'versions': stack.versions(),
+      'beam_args': list(configs.DEFAULT_BEAM_ARGS) + beam_args,
       'tutorial_script': tutorial,
       'pipeline_cold': cold,
       'pipeline_cached': cached,
       'pipeline_scheduled_nothing_new': scheduled,
       'ratio_cold_to_script': round(cold['seconds'] / tutorial['seconds'], 2),
   }
-  print(f"\n{'run':<28}{'wall s':>8}{'peak GB':>9}{'accuracy':>10}")
+
+
+def measure_stack(name: str, data_dir: Path, beam_args) -> dict:
+  """measure_this_stack in the named stack's environment, as a child process."""
+  with tempfile.NamedTemporaryFile(prefix=f'pipeline-bench-{name}-', suffix='.json',
+                                   dir=REPO_ROOT / 'bench' / 'results') as out:
+    # The clone is mounted at its own path in the Debian 13 root, so the file is seen from both.
+    subprocess.run([str(REPO_ROOT / 'scripts' / 'in-env'), 'python', __file__, '--this-stack',
+                    name, '--json-out', out.name, '--data-dir', str(data_dir),
+                    *[f'--beam-arg={arg}' for arg in beam_args]],
+                   env={**os.environ, 'FASHION_PIPELINE_STACK': name}, check=True)
+    return json.loads(Path(out.name).read_text())
+
+
+def print_stack(results: dict) -> None:
+  versions = results['versions']
+  print(f"\n{results['stack']} stack: Python {versions['Python']}, TFX {versions['TFX']}, "
+        f"TensorFlow {versions['TensorFlow']}, Beam {versions['Beam']}")
+  print(f"{'run':<32}{'wall s':>8}{'peak GB':>9}{'accuracy':>10}")
   for name, key in (('tutorial script', 'tutorial_script'), ('pipeline, cold', 'pipeline_cold'),
                     ('pipeline, nothing changed', 'pipeline_cached')):
     row = results[key]
-    print(f"{name:<28}{row['seconds']:>8}{row['peak_rss_gb']:>9}{row['accuracy']:>10.4f}")
-  print(f"{'run --if-new-data, nothing new':<28}{scheduled['seconds']:>8}"
+    print(f"{name:<32}{row['seconds']:>8}{row['peak_rss_gb']:>9}{row['accuracy']:>10.4f}")
+  scheduled = results['pipeline_scheduled_nothing_new']
+  print(f"{'run --if-new-data, nothing new':<32}{scheduled['seconds']:>8}"
         f"{scheduled['peak_rss_gb']:>9}")
   print(f"ratio pipeline cold / script: {results['ratio_cold_to_script']}")
-  print(f"\n{'component (cold run)':<32}{'state':>8}{'wall s':>8}")
-  for component, row in cold['components'].items():
+  print(f"{'component (cold run)':<32}{'state':>8}{'wall s':>8}")
+  for component, row in results['pipeline_cold']['components'].items():
     print(f"{component:<32}{row['state']:>8}{row['seconds']:>8}")
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--data-dir', type=Path,
+                      default=Path(os.environ.get(configs.DATA_DIR_ENV_VAR) or
+                                   REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
+  parser.add_argument('--beam-arg', action='append', default=[], dest='beam_args')
+  parser.add_argument('--stacks', default='current,legacy',
+                      help='comma-separated: which stacks to measure, in order (default: both)')
+  # Internal: measure the stack this process runs in, and write its results to a file.
+  parser.add_argument('--this-stack', help=argparse.SUPPRESS)
+  parser.add_argument('--json-out', type=Path, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  data_dir = args.data_dir.absolute()
+  if args.this_stack:
+    if stack.stack_name() != args.this_stack:
+      sys.exit(f'asked for the {args.this_stack} stack, but this environment is '
+               f'{stack.stack_name()}')
+    args.json_out.write_text(json.dumps(measure_this_stack(data_dir, args.beam_args)))
+    return
+  results = {
+      'date': datetime.date.today().isoformat(),
+      'cores': os.cpu_count(),
+      'memory_gb': round(psutil.virtual_memory().total / 2**30, 1),
+      'stacks': {name: measure_stack(name, data_dir, args.beam_args)
+                 for name in args.stacks.split(',')},
+  }
+  for stack_results in results['stacks'].values():
+    print_stack(stack_results)
   out = REPO_ROOT / 'bench' / 'results' / f"pipeline-{results['date']}-{results['cores']}cores.json"
   out.write_text(json.dumps(results, indent=2) + '\n')
   print(f'\nwritten: {out}')

@@ -27,8 +27,13 @@ DEFAULT_SEED = 0  # training is repeatable: the same data and settings give the 
 # with a 2.0 GB peak, against 160 s and 3.1 GB with a worker process per core (multi_processing,
 # which pays TensorFlow's start-up and a copy of the data in each worker; bench/results/). On many
 # cores try --beam-arg=--direct_running_mode=multi_processing --beam-arg=--direct_num_workers=0.
-# --beam-arg values come after these and win.
-DEFAULT_BEAM_ARGS = ('--direct_running_mode=in_memory',)
+# The runner is named, not left to Beam: Beam 2.77's DirectRunner first tries Prism, a Go runner it
+# downloads from the internet for each Beam component (offline it falls back after a failed lookup;
+# online it would switch runners). The FnApiRunner is what the DirectRunner runs batch pipelines
+# on, on both stacks, and it honours --direct_running_mode. --beam-arg values come after these
+# and win.
+DEFAULT_BEAM_ARGS = ('--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner',
+                     '--direct_running_mode=in_memory')
 
 # Where the data comes from when --data-dir is not given, in order.
 DATA_DIR_ENV_VAR = 'FASHION_MNIST_DIR'

@@ -1,6 +1,7 @@
 """What the Evaluator computes and when it blesses a model (TFMA's EvalConfig)."""
 
-import tensorflow_model_analysis as tfma
+# The config protos themselves: TFMA 0.52 (TFX 1.21) no longer re-exports them at the top level.
+from tensorflow_model_analysis.proto import config_pb2 as tfma
 
 from fashion_mnist import features
 from fashion_mnist import metrics

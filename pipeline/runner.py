@@ -12,6 +12,7 @@ from tfx.proto.orchestration import pipeline_pb2
 from components import idx_example_gen
 from components import keras_autograph
 from fashion_mnist import idx
+from pipeline import beam_packaging
 from pipeline import data_source
 from pipeline import killed_runs
 from pipeline import run_summary
@@ -55,6 +56,7 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   killed_runs.cancel_unfinished_executions(config)
   # Components run in this process: the Evaluator's model and metrics call Keras too.
   keras_autograph.exempt_keras_from_autograph()
+  beam_packaging.skip_tfx_package_for_own_workers()
   LocalDagRunner().run_with_ir(
       compile_pipeline(create_pipeline(
           config, data_dir and str(data_dir),

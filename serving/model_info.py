@@ -8,10 +8,10 @@ inference.NotFound with TF Serving's wording.
 
 from typing import Optional
 
-from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
+from fashion_mnist import stack
 from serving import inference
 from serving import versions
 
@@ -60,8 +60,7 @@ def metadata(loaded: versions.LoadedVersion,
 
 def to_json(message) -> dict:
   """A proto as TF Serving's REST API prints it: proto field names, default values included."""
-  return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                    including_default_value_fields=True)
+  return stack.message_to_dict_with_defaults(message)
 
 
 def metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) -> dict:
