@@ -122,7 +122,7 @@ def test_probabilities_are_float32_written_shortest(rest, pushed_model, local_mo
                                   'instances': images.tolist()}).text
   reference = _reference(local_model, images)[features.PROBABILITIES_KEY][0]
   for value in reference:
-    assert repr(np.float32(value)).replace('e-0', 'e-') in text
+    assert str(np.float32(value)).replace('e-0', 'e-') in text  # numpy 2's repr adds np.float32()
 
 
 def test_a_version_can_be_asked_for_by_number(rest, pushed_model):
