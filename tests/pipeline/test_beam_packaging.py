@@ -1,5 +1,6 @@
 """TFX packages itself for Beam workers only when they do not run this environment."""
 
+import sys
 import tempfile
 
 import pytest
@@ -31,8 +32,10 @@ def test_runners_whose_workers_may_lack_tfx(beam_args):
   assert not beam_packaging.workers_run_this_environment(beam_args)
 
 
-def _executor_args(beam_args):
+def _executor_args(beam_args, monkeypatch):
   """The Beam args a real TFX executor (StatisticsGen's) ends up with."""
+  # It parses sys.argv as absl flags too, where pytest's own -v -rs would be read as -v=-rs.
+  monkeypatch.setattr(sys, 'argv', sys.argv[:1])
   context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(beam_args))
   return statistics_gen_executor.Executor(context)._beam_pipeline_args  # pylint: disable=protected-access
 
@@ -41,7 +44,7 @@ def test_a_tfx_beam_executor_gets_no_package_for_its_own_workers(tmp_path, monke
   monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))  # where TFX would build the sdist
   beam_packaging.skip_tfx_package_for_own_workers()
   beam_packaging.skip_tfx_package_for_own_workers()  # once is enough; twice changes nothing
-  args = _executor_args(configs.DEFAULT_BEAM_ARGS)
+  args = _executor_args(configs.DEFAULT_BEAM_ARGS, monkeypatch)
   assert not any(arg.startswith('--extra_package') for arg in args)
   assert list(tmp_path.iterdir()) == []  # no copy of TFX, no sdist
 
@@ -49,6 +52,6 @@ def test_a_tfx_beam_executor_gets_no_package_for_its_own_workers(tmp_path, monke
 def test_other_runners_keep_tfxs_own_packaging(tmp_path, monkeypatch):
   monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))  # where TFX would build the sdist
   beam_packaging.skip_tfx_package_for_own_workers()
-  args = _executor_args(('--runner=PortableRunner', '--environment_type=DOCKER'))
+  args = _executor_args(('--runner=PortableRunner', '--environment_type=DOCKER'), monkeypatch)
   (package,) = [arg for arg in args if arg.startswith('--extra_package=')]
   assert package.endswith('.tar.gz') and package.startswith(f'--extra_package={tmp_path}')
