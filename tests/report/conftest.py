@@ -11,7 +11,7 @@ from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx_bsl.coders import example_coder
 
-from components.idx_example_gen import to_example
+from fashion_mnist import examples
 from fashion_mnist import features
 from helpers import REPO_ROOT, make_images
 from report.content import (ClassMetrics, DataSection, DriftCheck, ModelSection, Pictures,
@@ -37,8 +37,7 @@ def compute_statistics(images: np.ndarray, labels: np.ndarray,
                        schema=None) -> statistics_pb2.DatasetFeatureStatistics:
   """TFDV's statistics of tf.Examples made as ExampleGen makes them, decoded as StatisticsGen
   decodes them; computed in memory (the same generators as StatisticsGen's Beam pipeline)."""
-  serialized = [to_example(image, label).SerializeToString()
-                for image, label in zip(images, labels)]
+  serialized = list(examples.serialize(images, labels))
   batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(serialized)
   options = tfdv.StatsOptions(schema=schema) if schema else tfdv.StatsOptions()
   return stats_impl.generate_statistics_in_memory(batch, options).datasets[0]
