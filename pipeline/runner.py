@@ -10,7 +10,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
-from components import keras_autograph
+from models import keras_autograph
 from fashion_mnist import idx
 from pipeline import data_source
 from pipeline import killed_runs
