@@ -35,6 +35,7 @@ from components import pusher as pusher_component
 from components import resolvers
 from fashion_mnist import features
 from fashion_mnist import gate
+from mlmd import names
 import models
 from models import model as model_module
 from models import preprocessing as preprocessing_module
@@ -206,7 +207,7 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[str], with_spans:
     pusher = pusher_component.create_pusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],
-        serving_dir=str(config.serving_dir))
+        serving_dir=str(config.serving_dir)).with_id(names.PUSHER)
 
   run_report = report_component.RunReport(
       data_source=str(config.examples_dir or data_dir),
@@ -219,7 +220,7 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[str], with_spans:
       model=trainer.outputs['model'],
       evaluation=evaluator.outputs['evaluation'],
       blessing=evaluator.outputs['blessing'],
-      pushed_model=pusher.outputs['pushed_model'])
+      pushed_model=pusher.outputs['pushed_model']).with_id(names.RUN_REPORT)
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=str(config.pipeline_root),

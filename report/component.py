@@ -20,15 +20,14 @@ from tfx.types import component_spec
 from tfx.types import standard_artifacts
 
 from fashion_mnist import gate
+from mlmd import names
 from report import gather
 from report import render
-
-REPORT_FILE = 'report.html'
 
 
 class HtmlReport(artifact.Artifact):
   """A self-contained HTML page."""
-  TYPE_NAME = 'fashion_pipeline.HtmlReport'  # namespaced, as Kubeflow v2 requires
+  TYPE_NAME = names.HTML_REPORT
 
 
 class RunReportSpec(types.ComponentSpec):
@@ -64,7 +63,8 @@ def run_artifacts(input_dict, exec_properties, run_id: str) -> gather.RunArtifac
   examples = artifact_utils.get_single_instance(input_dict['examples'])
   verdict = artifact_utils.get_single_instance(input_dict['gate_result'])
   blessings = input_dict.get('blessing') or []
-  pushes = [p for p in input_dict.get('pushed_model') or [] if p.get_int_custom_property('pushed')]
+  pushes = [p for p in input_dict.get('pushed_model') or []
+            if p.get_int_custom_property(names.PUSHED)]
   return gather.RunArtifacts(
       run_id=run_id,
       time=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC'),
@@ -81,8 +81,9 @@ def run_artifacts(input_dict, exec_properties, run_id: str) -> gather.RunArtifac
       previous_statistics_uri=_single_uri(input_dict, 'previous_statistics'),
       model_uri=_single_uri(input_dict, 'model'),
       evaluation_uri=_single_uri(input_dict, 'evaluation'),
-      blessed=bool(blessings[0].get_int_custom_property('blessed')) if blessings else None,
-      pushed_path=pushes[0].get_string_custom_property('pushed_destination') if pushes else None)
+      blessed=bool(blessings[0].get_int_custom_property(names.BLESSED)) if blessings else None,
+      pushed_path=(pushes[0].get_string_custom_property(names.PUSHED_DESTINATION) if pushes
+                   else None))
 
 
 def write_report(run: gather.RunArtifacts, path: str) -> str:
@@ -99,7 +100,7 @@ class RunReportExecutor(base_executor.BaseExecutor):
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     report = artifact_utils.get_single_instance(output_dict['report'])
     run = run_artifacts(input_dict, exec_properties, self._context.pipeline_run_id or '')
-    write_report(run, os.path.join(report.uri, REPORT_FILE))
+    write_report(run, os.path.join(report.uri, names.REPORT_FILE))
 
 
 class RunReport(base_component.BaseComponent):

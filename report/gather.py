@@ -74,17 +74,18 @@ def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
 def _model_section(evaluation_uri: str, accuracy_threshold: float,
                    blessed: bool) -> content.ModelSection:
   result = evaluation_results.load(evaluation_uri)
+  summary = result.summary
   counts = result.confusion_matrix.sum(axis=1)
   return content.ModelSection(
-      accuracy=result.accuracy, loss=result.loss, example_count=result.example_count,
+      accuracy=summary.accuracy, loss=summary.loss, example_count=summary.example_count,
       per_class=[
           content.ClassMetrics(name, result.precision[k], result.recall[k], int(counts[k]))
           for k, name in enumerate(features.CLASS_NAMES)
       ],
       confusion_matrix=result.confusion_matrix,
       blessed=blessed, accuracy_threshold=accuracy_threshold,
-      baseline_accuracy=result.baseline_accuracy,
-      blessing_reasons=result.blessing_failures)
+      baseline_accuracy=summary.baseline_accuracy,
+      blessing_reasons=summary.blessing_failures)
 
 
 def outcome(run: RunArtifacts) -> str:

@@ -49,7 +49,7 @@ def write_examples(directory: Path, split_examples) -> Path:
     (directory / split).mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(directory / split / 'data.tfrecord.gz'), 'GZIP') as writer:
       for pixels, label in examples:
-        # Built field by field, not by fashion_mnist/examples.py: the records may break its contract.
+        # Field by field, not with fashion_mnist/examples.py: the records may break its contract.
         writer.write(tf.train.Example(features=tf.train.Features(feature={
             features.IMAGE_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
                 value=np.asarray(pixels, np.int64).reshape(-1).tolist())),
