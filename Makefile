@@ -2,7 +2,8 @@
 # (scripts/in-env), and reuses it after that; `make test` also installs Debian's chromium for the
 # report's browser test when it can (scripts/ensure-chromium).
 #   make run                      the whole pipeline on Fashion-MNIST (ARGS="--epochs 2" to change it)
-#   make test                     every test (PYTEST_ARGS="-m 'not acceptance'" to pick some)
+#   make test                     the linter (ruff, configured in pyproject.toml), then every test
+#                                 (PYTEST_ARGS="-m 'not acceptance'" to pick some)
 
 .PHONY: run test
 
@@ -11,4 +12,5 @@ run:
 
 test:
 	scripts/ensure-chromium
+	scripts/in-env ruff check .
 	scripts/in-env pytest $(PYTEST_ARGS)

@@ -50,7 +50,8 @@ def _length_delimited(field_tag: bytes, payload: bytes) -> bytes:
 
 
 # Tags (field number << 3 | wire type 2, length-delimited) of the fields an Example is made of.
-_FIRST_FIELD = b'\x0a'  # Example.features, Features.feature (a map entry), entry key, Int64List.value
+# Example.features, Features.feature (a map entry), the entry's key, Int64List.value:
+_FIRST_FIELD = b'\x0a'
 _MAP_VALUE = b'\x12'  # the map entry's value
 _INT64_LIST = b'\x1a'  # Feature.int64_list
 
@@ -133,7 +134,8 @@ def main() -> None:
   out.write_text(json.dumps({
       'date': datetime.datetime.now(datetime.timezone.utc).isoformat(),
       'cores': os.cpu_count(), 'images': len(images), 'repeats': args.repeats,
-      'same_messages': same_messages, 'identical_bytes': identical, 'results': results}, indent=2) + '\n')
+      'same_messages': same_messages, 'identical_bytes': identical, 'results': results},
+      indent=2) + '\n')
   print(out)
 
 

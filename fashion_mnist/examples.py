@@ -1,4 +1,4 @@
-"""The tf.Example contract: what ExampleGen writes, the serving signature takes and the report reads.
+"""The tf.Example contract: what ExampleGen writes, the serving signature takes, the report reads.
 
 A record holds `image` (784 int64 pixel values, 0-255, row by row) and, except in prediction
 requests, `label` (one int64, 0-9). In: images [N, 28, 28] and labels [N] as numpy arrays (or

@@ -6,6 +6,7 @@ the latest). Out: a LoadedVersion, GetModelStatusResponse or GetModelMetadataRes
 inference.NotFound with TF Serving's wording.
 """
 
+import inspect
 from typing import Optional
 
 from google.protobuf import json_format
@@ -58,10 +59,18 @@ def metadata(loaded: versions.LoadedVersion,
   return response
 
 
+# The option that prints fields at their default values: protobuf 5.26 renamed it (protobuf 4.25
+# has only the old name, 6 only the new one).
+_PRINT_DEFAULT_VALUES = (
+    'always_print_fields_with_no_presence'
+    if 'always_print_fields_with_no_presence' in inspect.signature(
+        json_format.MessageToDict).parameters else 'including_default_value_fields')
+
+
 def to_json(message) -> dict:
   """A proto as TF Serving's REST API prints it: proto field names, default values included."""
   return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                    including_default_value_fields=True)
+                                    **{_PRINT_DEFAULT_VALUES: True})
 
 
 def metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) -> dict:
