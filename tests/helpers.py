@@ -27,6 +27,29 @@ def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
   return images
 
 
+def generated_split(count: int, seed: int, skew: float = 0.0):
+  """count images and labels; skew > 0 makes the first classes more frequent."""
+  rng = np.random.default_rng(seed)
+  weights = np.exp(-skew * np.arange(features.NUM_CLASSES))
+  labels = rng.choice(features.NUM_CLASSES, size=count, p=weights / weights.sum())
+  return make_images(labels.astype(np.uint8), rng), labels
+
+
+def compute_statistics(images: np.ndarray, labels: np.ndarray, schema=None):
+  """TFDV's statistics (a DatasetFeatureStatistics) of tf.Examples made as ExampleGen makes them,
+  decoded as StatisticsGen decodes them; computed in memory (StatisticsGen's generators)."""
+  # pylint: disable=g-import-not-at-top  (only tests that need them)
+  import tensorflow_data_validation as tfdv
+  from tensorflow_data_validation.statistics import stats_impl
+  from tfx_bsl.coders import example_coder
+
+  from fashion_mnist import examples
+  serialized = list(examples.serialize(images, labels))
+  batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(serialized)
+  options = tfdv.StatsOptions(schema=schema) if schema else tfdv.StatsOptions()
+  return stats_impl.generate_statistics_in_memory(batch, options).datasets[0]
+
+
 def write_dataset(directory: Path, num_train: int = 400, num_test: int = 200,
                   seed: int = 0) -> Path:
   """Writes the four gzipped IDX files (labels in shuffled order) into directory."""
