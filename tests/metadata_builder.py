@@ -31,16 +31,21 @@ class MetadataBuilder:
                                                                        name=name)])
     return self.store.get_contexts_by_id([context_id])[0]
 
-  def artifact(self, artifact_class, span: Optional[int] = None, **int_properties):
-    """A TFX artifact of artifact_class, stored (LIVE), with a span and int custom properties."""
+  def artifact(self, artifact_class, span: Optional[int] = None, uri: Optional[str] = None,
+               **properties):
+    """A TFX artifact of artifact_class, stored (LIVE), with a span and custom properties (int
+    or string by their values' type)."""
     artifact = artifact_class()
     artifact.type_id = self.store.put_artifact_type(artifact.artifact_type)
-    artifact.uri = f'/root/{artifact_class.TYPE_NAME}/{len(self.store.get_artifacts()) + 1}'
+    artifact.uri = uri or f'/root/{artifact_class.TYPE_NAME}/{len(self.store.get_artifacts()) + 1}'
     artifact.state = types.artifact.ArtifactState.PUBLISHED
     if span is not None:
       artifact.set_int_custom_property(names.SPAN, span)
-    for name, value in int_properties.items():
-      artifact.set_int_custom_property(name, value)
+    for name, value in properties.items():
+      if isinstance(value, str):
+        artifact.set_string_custom_property(name, value)
+      else:
+        artifact.set_int_custom_property(name, value)
     artifact.mlmd_artifact.state = metadata_store_pb2.Artifact.LIVE
     [artifact.id] = self.store.put_artifacts([artifact.mlmd_artifact])
     self._artifacts.append(artifact)
@@ -53,8 +58,10 @@ class MetadataBuilder:
 
   def execution(self, type_name: str, inputs: Optional[Dict[str, List]] = None,
                 outputs: Optional[Dict[str, List]] = None, state=Execution.COMPLETE,
-                component_id: Optional[str] = None, run_id: str = 'run-1') -> Execution:
-    """An execution of type type_name that read inputs and wrote outputs (by key), in run_id."""
+                component_id: Optional[str] = None, run_id: str = 'run-1',
+                **string_properties) -> Execution:
+    """An execution of type type_name (by default also its component id) in run_id that read
+    inputs and wrote outputs (by key), with string custom properties."""
     type_id = self.store.put_execution_type(metadata_store_pb2.ExecutionType(name=type_name))
     artifacts_and_events = []
     for event_type, by_key in ((metadata_store_pb2.Event.INPUT, inputs or {}),
@@ -66,8 +73,10 @@ class MetadataBuilder:
           event.path.steps.add().index = index
           artifacts_and_events.append((artifact.mlmd_artifact, event))
     contexts = [self._pipeline, self._run(run_id), self._node(component_id or type_name)]
-    execution_id, _, _ = self.store.put_execution(
-        Execution(type_id=type_id, last_known_state=state), artifacts_and_events, contexts)
+    execution = Execution(type_id=type_id, last_known_state=state)
+    for name, value in string_properties.items():
+      execution.custom_properties[name].string_value = value
+    execution_id, _, _ = self.store.put_execution(execution, artifacts_and_events, contexts)
     return self.store.get_executions_by_id([execution_id])[0]
 
   def _run(self, run_id: str) -> metadata_store_pb2.Context:
