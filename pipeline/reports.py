@@ -29,9 +29,11 @@ def rewrite(config: PipelineConfig, run_id: Optional[str], out: Optional[Path]) 
       for key, artifacts in mlmd_store.artifacts_of(
           store, execution.id, metadata_store_pb2.Event.INPUT).items()
   }
+  recorded = execution.custom_properties
   exec_properties = {
-      'data_source': execution.custom_properties['data_source'].string_value,
-      'accuracy_threshold': execution.custom_properties['accuracy_threshold'].double_value,
+      report_component.DATA_SOURCE: recorded[report_component.DATA_SOURCE].string_value,
+      report_component.ACCURACY_THRESHOLD:
+          recorded[report_component.ACCURACY_THRESHOLD].double_value,
   }
   out = Path(out or config.output_dir / 'reports' / f'{run.name}.html').absolute()
   report_component.write_report(

@@ -25,6 +25,12 @@ from report import gather
 from report import render
 
 
+# The component's parameters, recorded as its execution's properties (read back by
+# `fashion-pipeline report`, pipeline/reports.py).
+DATA_SOURCE = 'data_source'
+ACCURACY_THRESHOLD = 'accuracy_threshold'
+
+
 class HtmlReport(artifact.Artifact):
   """A self-contained HTML page."""
   TYPE_NAME = names.HTML_REPORT
@@ -32,8 +38,8 @@ class HtmlReport(artifact.Artifact):
 
 class RunReportSpec(types.ComponentSpec):
   PARAMETERS = {
-      'data_source': component_spec.ExecutionParameter(type=str),
-      'accuracy_threshold': component_spec.ExecutionParameter(type=float),
+      DATA_SOURCE: component_spec.ExecutionParameter(type=str),
+      ACCURACY_THRESHOLD: component_spec.ExecutionParameter(type=float),
   }
   INPUTS = {
       'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -68,8 +74,8 @@ def run_artifacts(input_dict, exec_properties, run_id: str) -> gather.RunArtifac
   return gather.RunArtifacts(
       run_id=run_id,
       time=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC'),
-      data_source=exec_properties['data_source'],
-      accuracy_threshold=exec_properties['accuracy_threshold'],
+      data_source=exec_properties[DATA_SOURCE],
+      accuracy_threshold=exec_properties[ACCURACY_THRESHOLD],
       examples_uri=examples.uri,
       split_names=artifact_utils.decode_split_names(examples.split_names),
       statistics_uri=_single_uri(input_dict, 'statistics'),
