@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import glob
 import importlib
+import importlib.util
 import os
 import struct
 import sys
