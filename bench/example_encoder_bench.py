@@ -13,10 +13,7 @@ the label first, so their bytes agree only in some processes).
 """
 
 import argparse
-import datetime
-import json
 import os
-import statistics
 import time
 from pathlib import Path
 from typing import Iterator, Tuple
@@ -28,9 +25,9 @@ from fashion_mnist import dataset
 from fashion_mnist import examples
 from fashion_mnist import features
 from fashion_mnist import idx
+import timing  # bench/timing.py, beside this script
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = REPO_ROOT / 'bench' / 'results'
 DATA_DIR = Path(os.environ.get('FASHION_MNIST_DIR')
                 or REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist')
 
@@ -118,25 +115,17 @@ def main() -> None:
   for name, encode in (('hand-written wire encoder', _wire_encode),
                        ("tfx_bsl's RecordBatchToExamplesEncoder", examples.serialize)):
     seconds, outputs[name] = _timed(encode, images, labels, args.repeats)
-    results[name] = {'best_s': min(seconds), 'median_s': statistics.median(seconds),
-                     'runs_s': seconds}
+    results[name] = timing.figures(seconds)
   ours, library = outputs.values()
   identical = ours == library
   same_messages = all(example_pb2.Example.FromString(a) == example_pb2.Example.FromString(b)
                       for a, b in zip(ours, library)) and len(ours) == len(library)
   print(f'{len(images)} images, {args.repeats} runs each; the same messages: {same_messages}; '
         f'the same bytes (in this process\'s feature order): {identical}')
-  print(f'{"encoder":42} {"best":>8} {"median":>8}')
-  for name, result in results.items():
-    print(f'{name:42} {result["best_s"]:7.2f}s {result["median_s"]:7.2f}s')
-  RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-  out = RESULTS_DIR / f'example-encoder-{datetime.date.today()}-{os.cpu_count()}cores.json'
-  out.write_text(json.dumps({
-      'date': datetime.datetime.now(datetime.timezone.utc).isoformat(),
-      'cores': os.cpu_count(), 'images': len(images), 'repeats': args.repeats,
-      'same_messages': same_messages, 'identical_bytes': identical, 'results': results},
-      indent=2) + '\n')
-  print(out)
+  timing.print_table('encoder', results)
+  print(timing.write_results('example-encoder', images=len(images), repeats=args.repeats,
+                             same_messages=same_messages, identical_bytes=identical,
+                             results=results))
 
 
 if __name__ == '__main__':

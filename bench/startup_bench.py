@@ -10,17 +10,14 @@ are short: other work on the machine shows in them).
 """
 
 import argparse
-import datetime
-import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = REPO_ROOT / 'bench' / 'results'
+import timing  # bench/timing.py, beside this script
+
 _CLI = str(Path(sys.executable).parent / 'fashion-pipeline')
 
 
@@ -46,20 +43,12 @@ def main() -> None:
   results = {}
   for name, argv in commands.items():
     seconds = [_seconds(argv) for _ in range(args.repeats)]
-    results[name] = {'best_s': min(seconds), 'median_s': statistics.median(seconds),
-                     'runs_s': seconds}
+    results[name] = timing.figures(seconds)
   load = os.getloadavg()
   print(f'{args.repeats} runs each; load average {load[0]:.1f} on {os.cpu_count()} cores')
-  print(f'{"command":20} {"best":>7} {"median":>7}')
-  for name, result in results.items():
-    print(f'{name:20} {result["best_s"]:6.2f}s {result["median_s"]:6.2f}s')
-  RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-  out = RESULTS_DIR / f'startup-{datetime.date.today()}-{os.cpu_count()}cores.json'
-  out.write_text(json.dumps({
-      'date': datetime.datetime.now(datetime.timezone.utc).isoformat(),
-      'cores': os.cpu_count(), 'load_average': load, 'repeats': args.repeats,
-      'results': results}, indent=2) + '\n')
-  print(out)
+  timing.print_table('command', results)
+  print(timing.write_results('startup', load_average=load, repeats=args.repeats,
+                             results=results))
 
 
 if __name__ == '__main__':
