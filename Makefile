@@ -4,7 +4,8 @@
 # when it can (scripts/ensure-chromium, run where the stack runs: in the Debian 13 root for the
 # current stack on an older host).
 #   make run                      the whole pipeline on Fashion-MNIST (ARGS="--epochs 2" to change it)
-#   make test                     every test (PYTEST_ARGS="-m 'not acceptance'" to pick some)
+#   make test                     the linter (ruff, configured in pyproject.toml), then every test
+#                                 (PYTEST_ARGS="-m 'not acceptance'" to pick some)
 
 .PHONY: run test
 
@@ -13,4 +14,5 @@ run:
 
 test:
 	scripts/in-env scripts/ensure-chromium
+	scripts/in-env ruff check .
 	scripts/in-env pytest $(PYTEST_ARGS)

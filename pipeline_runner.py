@@ -19,6 +19,8 @@ from pathlib import Path
 
 from absl import logging as absl_logging
 
+from mlmd import lineage
+from mlmd import run_summary
 from pipeline import configs
 from pipeline import data_source
 from pipeline import run_lock
@@ -64,9 +66,9 @@ def _add_pipeline_options(parser) -> None:
   source = parser.add_mutually_exclusive_group()
   source.add_argument('--data-dir', type=Path,
                       help='folder with the four IDX files, or with span folders (span-1/, '
-                      'span-2/, ...) that each hold them (default: $%s, else the Keras cache '
-                      '%s, else a verified download into it)' % (configs.DATA_DIR_ENV_VAR,
-                                                                 configs.KERAS_CACHE_DIR))
+                      'span-2/, ...) that each hold them (default: '
+                      f'${configs.DATA_DIR_ENV_VAR}, else the Keras cache '
+                      f'{configs.KERAS_CACHE_DIR}, else a verified download into it)')
   source.add_argument('--examples-dir',
                       help='instead of IDX files: a folder with train/ and eval/ folders of '
                       'gzipped TFRecord files of tf.Examples (image: 784 ints, label: int)')
@@ -277,7 +279,6 @@ def _add_history_parsers(commands) -> None:
 def _runs(args) -> int:
   config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
   _configure_output(verbose=False)
-  from pipeline import run_summary  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
   summaries = run_summary.history(config)
   print(run_summary.to_json(summaries) if args.json else run_summary.format_table(summaries))
   return 0
@@ -286,8 +287,6 @@ def _runs(args) -> int:
 def _lineage(args) -> int:
   config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
   _configure_output(verbose=False)
-  from pipeline import lineage  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
-  from pipeline import run_summary  # pylint: disable=g-import-not-at-top
   found = lineage.trace(config, args.version)
   print(run_summary.to_json(found) if args.json else found.format())
   return 0

@@ -99,7 +99,7 @@ def _run_command(data_dir: Path, output_dir: Path, beam_args):
 
 def run_pipeline(data_dir: Path, output_dir: Path, beam_args, log_path: Path) -> dict:
   result = measure(_run_command(data_dir, output_dir, beam_args), log_path=log_path)
-  from pipeline import run_summary  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
+  from mlmd import run_summary  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
   summary = run_summary.summarize(configs.build(output_dir=output_dir, environ={}))
   result['accuracy'] = summary.accuracy
   result['components'] = {c.component_id: {'state': c.state, 'seconds': round(c.seconds, 1)}

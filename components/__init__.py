@@ -1,1 +1,1 @@
-"""Our TFX components and the module code that TFX's Transform and Trainer load."""
+"""Our TFX components: ExampleGen for IDX files, the data gate, the Pusher and the resolvers."""

@@ -4,8 +4,9 @@ In: an input directory with an image and a label IDX file per split (for example
 `train-images-idx3-ubyte.gz` and `train-labels-idx1-ubyte.gz`), matched by each split's pattern;
 or a data root of span folders (`span-<N>/`, each with the four files), of which it reads the
 newest (or a given) span, recorded as the output's `span` property.
-Out: an Examples artifact of gzipped TFRecords of tf.Examples with `image` (784 int64 pixel values,
-0-255) and `label` (int64, 0-9), one file per split, in the files' original order.
+Out: an Examples artifact of gzipped TFRecords of tf.Examples (the contract of
+fashion_mnist/examples.py: `image`, 784 int64 pixel values 0-255, and `label`, 0-9), one file per
+split, in the files' original order.
 
 A FileBasedExampleGen with our executor, so TFX's driver fingerprints the input files (a change in
 the data invalidates the cache) and span/version patterns work as for any file-based ExampleGen.
@@ -13,10 +14,9 @@ the data invalidates the cache) and span/version patterns work as for any file-b
 
 import glob
 import os
-from typing import Iterator, Optional, Tuple
+from typing import Optional, Tuple
 
 import apache_beam as beam
-import numpy as np
 import tensorflow as tf
 from tfx.components import FileBasedExampleGen
 from tfx.components.example_gen import write_split
@@ -30,7 +30,7 @@ from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from fashion_mnist import dataset
-from fashion_mnist import features
+from fashion_mnist import examples
 from fashion_mnist import idx
 
 # Output split name -> pattern of its two files under the input directory.
@@ -56,79 +56,6 @@ def find_split_files(input_base: str, split_pattern: str) -> Tuple[str, str]:
   return images[0], labels[0]
 
 
-def to_example(image, label) -> tf.train.Example:
-  """One image (28x28 uint8) and its label as a tf.Example with the raw feature keys (what
-  serialize_examples writes, for many images at once)."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      features.IMAGE_KEY: tf.train.Feature(
-          int64_list=tf.train.Int64List(value=image.reshape(-1).tolist())),
-      features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
-  }))
-
-
-def _varint(value: int) -> bytes:
-  """Protocol buffers' base-128 varint encoding of a non-negative integer."""
-  encoded = bytearray()
-  while value >= 0x80:
-    encoded.append(value & 0x7F | 0x80)
-    value >>= 7
-  encoded.append(value)
-  return bytes(encoded)
-
-
-def _length_delimited(field_tag: bytes, payload: bytes) -> bytes:
-  return field_tag + _varint(len(payload)) + payload
-
-
-# Tags (field number << 3 | wire type 2, length-delimited) of the fields an Example is made of.
-_FIRST_FIELD = b'\x0a'  # Example.features, Features.feature (a map entry), entry key, Int64List.value
-_MAP_VALUE = b'\x12'  # the map entry's value
-_INT64_LIST = b'\x1a'  # Feature.int64_list
-
-
-def _int64_feature_entry(key: str, packed_values: bytes) -> bytes:
-  """A Features.feature map entry holding an Int64List, given its values' packed varints."""
-  int64_list = _length_delimited(_FIRST_FIELD, packed_values)
-  entry = (_length_delimited(_FIRST_FIELD, key.encode()) +
-           _length_delimited(_MAP_VALUE, _length_delimited(_INT64_LIST, int64_list)))
-  return _length_delimited(_FIRST_FIELD, entry)
-
-
-def serialize_examples(images: np.ndarray, labels: np.ndarray) -> Iterator[bytes]:
-  """The serialized tf.Examples of to_example, for uint8 images [N, 28, 28] and labels [N].
-
-  The same messages, written as protobuf wire format with numpy: a pixel below 128 is a one-byte
-  varint, any other the two bytes (low 7 bits | 0x80, pixel >> 7). Building a tf.train.Example per
-  image from a 784-item Python list took most of ExampleGen's time. Everything around an image's
-  varints depends only on their length, so each record is a cached prefix, the varints and the
-  label's entry."""
-  pixels = images.reshape(len(images), -1)
-  two_bytes = pixels >= 0x80
-  varints = np.stack([np.where(two_bytes, pixels & 0x7F | 0x80, pixels).astype(np.uint8),
-                      (pixels >> 7).astype(np.uint8)], axis=-1)
-  used = np.stack([np.ones_like(two_bytes), two_bytes], axis=-1)
-  all_varints = memoryview(varints[used].tobytes())
-  ends = np.cumsum(pixels.shape[1] + two_bytes.sum(axis=1))
-  label_entries = [_int64_feature_entry(features.LABEL_KEY, _varint(label))
-                   for label in range(features.NUM_CLASSES)]
-  prefixes = {}  # varints' length -> the record's bytes before them
-
-  def prefix(length: int) -> bytes:
-    # Built from a placeholder image entry: its bytes before the varints, after the Example's
-    # length, which counts the label entry too (the same for every label: 0-9 are one byte).
-    if length not in prefixes:
-      image_entry = _int64_feature_entry(features.IMAGE_KEY, b'\0' * length)
-      features_length = len(image_entry) + len(label_entries[0])
-      prefixes[length] = (_FIRST_FIELD + _varint(features_length) +
-                          image_entry[:len(image_entry) - length])
-    return prefixes[length]
-
-  start = 0
-  for end, label in zip(ends.tolist(), labels.tolist()):
-    yield prefix(end - start) + all_varints[start:end] + label_entries[label]
-    start = end
-
-
 def write_split_file(split_files: Tuple[str, str], output_file: str) -> None:
   """Writes one split's IDX files as gzipped TFRecords of serialized tf.Examples, in file order.
 
@@ -137,7 +64,7 @@ def write_split_file(split_files: Tuple[str, str], output_file: str) -> None:
   options = tf.io.TFRecordOptions(compression_type='GZIP', compression_level=1)
   tf.io.gfile.makedirs(os.path.dirname(output_file))
   with tf.io.TFRecordWriter(output_file, options) as writer:
-    for record in serialize_examples(*idx.read_split(*split_files)):
+    for record in examples.serialize(*idx.read_split(*split_files)):
       writer.write(record)
 
 
@@ -151,14 +78,14 @@ class IdxExampleGenExecutor(base_beam_executor.BaseBeamExecutor):
     self._log_startup(input_dict, output_dict, exec_properties)
     input_config = proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input())
-    examples = output_dict[standard_component_specs.EXAMPLES_KEY]
-    artifact = artifact_utils.get_single_instance(examples)
+    output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+    artifact = artifact_utils.get_single_instance(output_examples)
     artifact.split_names = artifact_utils.encode_split_names(
         [split.name for split in input_config.splits])
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     with self._make_beam_pipeline() as pipeline:
       for split in input_config.splits:
-        output_file = os.path.join(artifact_utils.get_split_uri(examples, split.name),
+        output_file = os.path.join(artifact_utils.get_split_uri(output_examples, split.name),
                                    f'{write_split.DEFAULT_TF_RECORD_FILE_NAME}-00000-of-00001.gz')
         _ = (pipeline
              | f'SplitFiles[{split.name}]' >> beam.Create(

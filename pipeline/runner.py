@@ -10,12 +10,12 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
-from components import keras_autograph
 from fashion_mnist import idx
+from mlmd import killed_runs
+from mlmd import run_summary
+from models import keras_autograph
 from pipeline import beam_packaging
 from pipeline import data_source
-from pipeline import killed_runs
-from pipeline import run_summary
 from pipeline import scheduling
 from pipeline import spans
 from pipeline.configs import PipelineConfig

@@ -5,37 +5,11 @@ window were never ingested and must be read in this run.
 """
 
 from pathlib import Path
-from typing import List, Optional, Set
+from typing import List, Optional
 
-from ml_metadata.proto import metadata_store_pb2
-
-from pipeline import metadata
+from mlmd.store import ingested_spans
 from pipeline import spans
 from pipeline.configs import PipelineConfig
-
-_FINISHED = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
-
-
-def ingested_spans(metadata_path: Path) -> Set[int]:
-  """The spans of every Examples artifact an ExampleGen finished writing (also on failed runs)."""
-  if not metadata_path.is_file():
-    return set()
-  store = metadata.connect(metadata_path)
-  examples = {artifact.id: artifact for artifact in store.get_artifacts_by_type(metadata.EXAMPLES_TYPE)
-              if artifact.state == metadata_store_pb2.Artifact.LIVE}
-  if not examples:
-    return set()
-  producers = {event.artifact_id: event.execution_id
-               for event in store.get_events_by_artifact_ids(list(examples))
-               if event.type == metadata_store_pb2.Event.OUTPUT}
-  executions = store.get_executions_by_id(set(producers.values()))
-  type_names = {t.id: t.name for t in store.get_execution_types_by_id(
-      list({execution.type_id for execution in executions}))}
-  example_gens = {execution.id for execution in executions
-                  if type_names[execution.type_id].endswith('ExampleGen')
-                  and execution.last_known_state in _FINISHED}
-  return {metadata.span_of(examples[artifact_id])
-          for artifact_id, execution_id in producers.items() if execution_id in example_gens}
 
 
 def _newest_on_disk(data_dir: Path) -> int:

@@ -20,21 +20,26 @@ from tfx.types import component_spec
 from tfx.types import standard_artifacts
 
 from fashion_mnist import gate
+from mlmd import names
 from report import gather
 from report import render
 
-REPORT_FILE = 'report.html'
+
+# The component's parameters, recorded as its execution's properties (read back by
+# `fashion-pipeline report`, pipeline/reports.py).
+DATA_SOURCE = 'data_source'
+ACCURACY_THRESHOLD = 'accuracy_threshold'
 
 
 class HtmlReport(artifact.Artifact):
   """A self-contained HTML page."""
-  TYPE_NAME = 'fashion_pipeline.HtmlReport'  # namespaced, as Kubeflow v2 requires
+  TYPE_NAME = names.HTML_REPORT
 
 
 class RunReportSpec(types.ComponentSpec):
   PARAMETERS = {
-      'data_source': component_spec.ExecutionParameter(type=str),
-      'accuracy_threshold': component_spec.ExecutionParameter(type=float),
+      DATA_SOURCE: component_spec.ExecutionParameter(type=str),
+      ACCURACY_THRESHOLD: component_spec.ExecutionParameter(type=float),
   }
   INPUTS = {
       'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -64,12 +69,13 @@ def run_artifacts(input_dict, exec_properties, run_id: str) -> gather.RunArtifac
   examples = artifact_utils.get_single_instance(input_dict['examples'])
   verdict = artifact_utils.get_single_instance(input_dict['gate_result'])
   blessings = input_dict.get('blessing') or []
-  pushes = [p for p in input_dict.get('pushed_model') or [] if p.get_int_custom_property('pushed')]
+  pushes = [p for p in input_dict.get('pushed_model') or []
+            if p.get_int_custom_property(names.PUSHED)]
   return gather.RunArtifacts(
       run_id=run_id,
       time=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC'),
-      data_source=exec_properties['data_source'],
-      accuracy_threshold=exec_properties['accuracy_threshold'],
+      data_source=exec_properties[DATA_SOURCE],
+      accuracy_threshold=exec_properties[ACCURACY_THRESHOLD],
       examples_uri=examples.uri,
       split_names=artifact_utils.decode_split_names(examples.split_names),
       statistics_uri=_single_uri(input_dict, 'statistics'),
@@ -81,8 +87,9 @@ def run_artifacts(input_dict, exec_properties, run_id: str) -> gather.RunArtifac
       previous_statistics_uri=_single_uri(input_dict, 'previous_statistics'),
       model_uri=_single_uri(input_dict, 'model'),
       evaluation_uri=_single_uri(input_dict, 'evaluation'),
-      blessed=bool(blessings[0].get_int_custom_property('blessed')) if blessings else None,
-      pushed_path=pushes[0].get_string_custom_property('pushed_destination') if pushes else None)
+      blessed=bool(blessings[0].get_int_custom_property(names.BLESSED)) if blessings else None,
+      pushed_path=(pushes[0].get_string_custom_property(names.PUSHED_DESTINATION) if pushes
+                   else None))
 
 
 def write_report(run: gather.RunArtifacts, path: str) -> str:
@@ -99,7 +106,7 @@ class RunReportExecutor(base_executor.BaseExecutor):
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     report = artifact_utils.get_single_instance(output_dict['report'])
     run = run_artifacts(input_dict, exec_properties, self._context.pipeline_run_id or '')
-    write_report(run, os.path.join(report.uri, REPORT_FILE))
+    write_report(run, os.path.join(report.uri, names.REPORT_FILE))
 
 
 class RunReport(base_component.BaseComponent):

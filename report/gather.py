@@ -16,6 +16,7 @@ from tfx.components.schema_gen import executor as schema_gen_executor
 from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.utils import path_utils
 
+from fashion_mnist import examples
 from fashion_mnist import features
 from report import content
 from report import evaluation_results
@@ -59,14 +60,8 @@ def _split_statistics(statistics_uri: str, split_names: Sequence[str]):
 def _first_examples(examples_uri: str, split: str, count: int):
   """The first `count` images and labels of a split, in the order ExampleGen wrote them."""
   files = sorted(glob.glob(os.path.join(examples_uri, f'Split-{split}', '*')))
-  spec = {features.IMAGE_KEY: tf.io.FixedLenFeature([features.NUM_PIXELS], tf.int64),
-          features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
-  images, labels = [], []
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP').take(count):
-    parsed = tf.io.parse_single_example(record, spec)
-    images.append(parsed[features.IMAGE_KEY].numpy().reshape(features.IMAGE_SHAPE))
-    labels.append(int(parsed[features.LABEL_KEY]))
-  return np.clip(np.array(images), 0, features.MAX_PIXEL_VALUE).astype(np.uint8), np.array(labels)
+  return examples.decode(
+      tf.data.TFRecordDataset(files, compression_type='GZIP').take(count).as_numpy_iterator())
 
 
 def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
@@ -79,17 +74,18 @@ def _predict(model_uri: str, images: np.ndarray) -> np.ndarray:
 def _model_section(evaluation_uri: str, accuracy_threshold: float,
                    blessed: bool) -> content.ModelSection:
   result = evaluation_results.load(evaluation_uri)
+  summary = result.summary
   counts = result.confusion_matrix.sum(axis=1)
   return content.ModelSection(
-      accuracy=result.accuracy, loss=result.loss, example_count=result.example_count,
+      accuracy=summary.accuracy, loss=summary.loss, example_count=summary.example_count,
       per_class=[
           content.ClassMetrics(name, result.precision[k], result.recall[k], int(counts[k]))
           for k, name in enumerate(features.CLASS_NAMES)
       ],
       confusion_matrix=result.confusion_matrix,
       blessed=blessed, accuracy_threshold=accuracy_threshold,
-      baseline_accuracy=result.baseline_accuracy,
-      blessing_reasons=result.blessing_failures)
+      baseline_accuracy=summary.baseline_accuracy,
+      blessing_reasons=summary.blessing_failures)
 
 
 def outcome(run: RunArtifacts) -> str:

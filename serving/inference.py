@@ -14,6 +14,7 @@ import tensorflow as tf
 from google.protobuf import message
 from tensorflow.core.example import example_pb2
 
+from fashion_mnist import examples
 from fashion_mnist import features
 
 
@@ -41,12 +42,8 @@ def servable_not_found(name: str, version: Optional[int]) -> NotFound:
 
 def images_to_examples(images: np.ndarray) -> np.ndarray:
   """Images [N, 28, 28] (0-255) as serialized tf.Examples, what `serving_default` takes."""
-  pixels = np.rint(images).astype(np.int64).reshape(len(images), features.NUM_PIXELS)
-  examples = [example_pb2.Example() for _ in pixels]
-  for example, row in zip(examples, pixels):
-    example.features.feature[features.IMAGE_KEY].int64_list.value.extend(row.tolist())
   # dtype object: numpy's fixed-width bytes would strip the trailing NULs of serialized protos.
-  return np.array([example.SerializeToString() for example in examples], dtype=object)
+  return np.array(list(examples.serialize(images)), dtype=object)
 
 
 def _check_pixels(where: str, pixels: np.ndarray) -> None:

@@ -27,6 +27,29 @@ def make_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
   return images
 
 
+def generated_split(count: int, seed: int, skew: float = 0.0):
+  """count images and labels; skew > 0 makes the first classes more frequent."""
+  rng = np.random.default_rng(seed)
+  weights = np.exp(-skew * np.arange(features.NUM_CLASSES))
+  labels = rng.choice(features.NUM_CLASSES, size=count, p=weights / weights.sum())
+  return make_images(labels.astype(np.uint8), rng), labels
+
+
+def compute_statistics(images: np.ndarray, labels: np.ndarray, schema=None):
+  """TFDV's statistics (a DatasetFeatureStatistics) of tf.Examples made as ExampleGen makes them,
+  decoded as StatisticsGen decodes them; computed in memory (StatisticsGen's generators)."""
+  # pylint: disable=g-import-not-at-top  (only tests that need them)
+  import tensorflow_data_validation as tfdv
+  from tensorflow_data_validation.statistics import stats_impl
+  from tfx_bsl.coders import example_coder
+
+  from fashion_mnist import examples
+  serialized = list(examples.serialize(images, labels))
+  batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(serialized)
+  options = tfdv.StatsOptions(schema=schema) if schema else tfdv.StatsOptions()
+  return stats_impl.generate_statistics_in_memory(batch, options).datasets[0]
+
+
 def write_dataset(directory: Path, num_train: int = 400, num_test: int = 200,
                   seed: int = 0) -> Path:
   """Writes the four gzipped IDX files (labels in shuffled order) into directory."""
@@ -45,13 +68,16 @@ def write_examples(directory: Path, split_examples) -> Path:
   split_examples maps a split name to a list of (pixel values, label) pairs; the pixel values
   may be of any length and range, to make bad data."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top  (only tests that need it)
-  from components import idx_example_gen  # pylint: disable=g-import-not-at-top
   for split, examples in split_examples.items():
     (directory / split).mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(directory / split / 'data.tfrecord.gz'), 'GZIP') as writer:
       for pixels, label in examples:
-        example = idx_example_gen.to_example(np.asarray(pixels, np.int64), label)
-        writer.write(example.SerializeToString())
+        # Field by field, not with fashion_mnist/examples.py: the records may break its contract.
+        writer.write(tf.train.Example(features=tf.train.Features(feature={
+            features.IMAGE_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
+                value=np.asarray(pixels, np.int64).reshape(-1).tolist())),
+            features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        })).SerializeToString())
   return directory
 
 

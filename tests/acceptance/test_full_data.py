@@ -8,7 +8,7 @@ from fashion_mnist import dataset
 from fashion_mnist import features
 from fashion_mnist import idx
 from pipeline import configs
-from pipeline import run_summary
+from mlmd import run_summary
 
 pytestmark = pytest.mark.acceptance
 

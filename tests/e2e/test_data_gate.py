@@ -12,7 +12,7 @@ from fashion_mnist import features
 from fashion_mnist import idx
 from helpers import make_images, run_cli, write_dataset, write_examples
 from pipeline import configs
-from pipeline import run_summary
+from mlmd import run_summary
 
 pytestmark = pytest.mark.e2e
 

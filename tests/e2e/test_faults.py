@@ -23,7 +23,7 @@ import pytest
 from components import pusher
 from helpers import cli_command, run_cli, write_dataset
 from pipeline import configs
-from pipeline import run_summary
+from mlmd import run_summary
 
 pytestmark = pytest.mark.e2e
 

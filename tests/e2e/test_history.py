@@ -5,8 +5,11 @@ Metadata in which the data is span 3 and both runs' Transform also read an older
 by an ExampleGen of its own, as a training window of two spans does.
 """
 
+import ast
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,9 @@ from fashion_mnist import dataset
 from fashion_mnist import idx
 from helpers import run_cli, write_dataset
 from pipeline import configs
-from pipeline import lineage
-from pipeline import run_summary
+from mlmd import lineage
+from mlmd import run_summary
+from mlmd import store as mlmd_store
 
 pytestmark = pytest.mark.e2e
 
@@ -116,6 +120,30 @@ def test_lineage_names_the_span_statistics_schema_transform_graph_and_training_r
   assert uri('model:').startswith(f'{root}/Trainer/model/')
 
 
+def test_runs_lineage_and_if_new_data_import_no_tensorflow(output_dir, version):
+  # The commands in one fresh process, which then lists what it imported.
+  script = f'''
+import sys
+import pipeline_runner
+for argv in (['runs', '--output-dir', {str(output_dir)!r}],
+             ['lineage', {version!r}, '--output-dir', {str(output_dir)!r}],
+             ['run', '--if-new-data', '--data-dir', {str(output_dir.parent / 'data')!r},
+              '--output-dir', {str(output_dir)!r}]):
+  assert pipeline_runner.main(argv) == 0, argv
+print(sorted(sys.modules))
+'''
+  result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  *printed, imported = result.stdout.splitlines()
+  assert printed[0].split()[0] == 'RUN' and printed[-1].startswith('No new data: ')
+  assert any(line.startswith(f'Model version {version}: ') for line in printed)
+  imported = set(ast.literal_eval(imported))
+  # TFMA's generated proto modules are read (mlmd/evaluation.py), its package is not imported.
+  assert not imported & {'tensorflow', 'tfx', 'tensorflow_model_analysis', 'apache_beam'}
+  assert {'ml_metadata', 'tensorflow_model_analysis.proto.metrics_for_slice_pb2'} <= imported
+
+
 def test_lineage_of_an_unknown_version_is_a_one_line_error(output_dir, version):
   result = run_cli('lineage', '42', '--output-dir', str(output_dir))
   assert result.returncode == 2
@@ -130,10 +158,10 @@ def _add_span_2_to_the_window(metadata_path, span_2_uri):
   connection.sqlite.filename_uri = str(metadata_path)
   store = metadata_store.MetadataStore(connection)
   first_run, second_run = sorted(store.get_contexts_by_type('pipeline_run'), key=lambda c: c.id)[:2]
-  executions = {run.id: dict(run_summary.component_executions(store, run))
+  executions = {run.id: dict(mlmd_store.component_executions(store, run))
                 for run in (first_run, second_run)}
   example_gen = executions[first_run.id]['FileBasedExampleGen']
-  (span_3,) = run_summary.artifacts_of(store, example_gen.id,
+  (span_3,) = mlmd_store.artifacts_of(store, example_gen.id,
                                        metadata_store_pb2.Event.OUTPUT)['examples']
   span_3.custom_properties['span'].int_value = 3
   store.put_artifacts([span_3])

@@ -21,7 +21,7 @@ import pytest
 
 from helpers import REPO_ROOT, run_cli, write_dataset
 from pipeline import configs
-from pipeline import run_summary
+from mlmd import run_summary
 from server_process import free_port
 
 pytestmark = pytest.mark.e2e

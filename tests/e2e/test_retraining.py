@@ -15,7 +15,8 @@ from fashion_mnist import dataset
 from fashion_mnist import idx
 from helpers import run_cli, write_dataset
 from pipeline import configs
-from pipeline import run_summary
+from mlmd import run_summary
+from mlmd import store as mlmd_store
 
 pytestmark = pytest.mark.e2e
 
@@ -48,22 +49,22 @@ class Workspace:
                    '--epochs', '2', '--accuracy-threshold', '0.5', '--spans', '2', *extra)
 
   def store(self, output=None):
-    return run_summary.open_store(configs.build(output_dir=output or self.output, environ={}))
+    return mlmd_store.open_store(configs.build(output_dir=output or self.output, environ={}))
 
   def versions(self):
     return sorted(p.name for p in (self.output / 'serving').iterdir())
 
 
 def _newest_run(store, output_dir):
-  return run_summary.find_run(store, configs.build(output_dir=output_dir, environ={}))
+  return mlmd_store.find_run(store, configs.build(output_dir=output_dir, environ={}))
 
 
 def _artifacts(workspace, component_id, event_type, output=None):
   """The newest run's component's input or output artifacts by key."""
   output = output or workspace.output
   store = workspace.store(output)
-  executions = dict(run_summary.component_executions(store, _newest_run(store, output)))
-  return run_summary.artifacts_of(store, executions[component_id].id, event_type)
+  executions = dict(mlmd_store.component_executions(store, _newest_run(store, output)))
+  return mlmd_store.artifacts_of(store, executions[component_id].id, event_type)
 
 
 def _spans(artifacts):
@@ -114,8 +115,8 @@ def test_a_new_span_retrains_on_the_window_from_the_blessed_model(workspace, sec
   first, second = sorted(store.get_contexts_by_type('pipeline_run'),
                          key=lambda context: context.create_time_since_epoch)
   first_outputs = {
-      component: run_summary.artifacts_of(store, execution.id, _OUTPUT)
-      for component, execution in run_summary.component_executions(store, first)}
+      component: mlmd_store.artifacts_of(store, execution.id, _OUTPUT)
+      for component, execution in mlmd_store.component_executions(store, first)}
   transform_inputs = _artifacts(workspace, 'Transform', _INPUT)
   assert _spans(transform_inputs['examples']) == [1, 2]
   # The analyzer cache of span 1's window is reused; the model of run 1 is both the warm start
@@ -137,7 +138,7 @@ def test_a_rerun_with_nothing_new_is_fully_cached(workspace, second_run):
   assert result.returncode == 0, result.stderr[-5000:]
   store = workspace.store()
   states = {component: execution.last_known_state for component, execution in
-            run_summary.component_executions(store, _newest_run(store, workspace.output))}
+            mlmd_store.component_executions(store, _newest_run(store, workspace.output))}
   assert all(state == metadata_store_pb2.Execution.CACHED
              for component, state in states.items() if component not in RESOLVERS), states
   assert workspace.versions() == versions

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import idx_example_gen
+from fashion_mnist import examples as example_contract
 from helpers import call_saved_model, run_cli, write_dataset
 from fashion_mnist import dataset
 from fashion_mnist import features
 from fashion_mnist import idx
 from pipeline import configs
-from pipeline import run_summary
+from mlmd import run_summary
 
 pytestmark = pytest.mark.e2e
 
@@ -96,8 +96,7 @@ def test_pushed_model_serves_both_signatures_in_a_fresh_process(workspace, first
   by_images = call_saved_model(output_dir / 'serving' / version, features.IMAGES_SIGNATURE,
                                images=images.astype(np.float32))
   # dtype object: numpy's fixed-width bytes would strip the trailing NULs of serialized protos.
-  examples = np.array([idx_example_gen.to_example(image, 0).SerializeToString()
-                       for image in images], dtype=object)
+  examples = np.array(list(example_contract.serialize(images)), dtype=object)
   by_examples = call_saved_model(output_dir / 'serving' / version, features.EXAMPLES_SIGNATURE,
                                  examples=examples)
   for outputs in (by_images, by_examples):

@@ -7,13 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 import tensorflow_data_validation as tfdv
-from tensorflow_data_validation.statistics import stats_impl
-from tensorflow_metadata.proto.v0 import statistics_pb2
-from tfx_bsl.coders import example_coder
 
-from components.idx_example_gen import to_example
 from fashion_mnist import features
-from helpers import REPO_ROOT, make_images
+from helpers import REPO_ROOT, compute_statistics, generated_split, make_images
 from report.content import (ClassMetrics, DataSection, DriftCheck, ModelSection, Pictures,
                             ReportContent, RunInfo, SplitStatistics)
 
@@ -31,25 +27,6 @@ def section_ids():
 @pytest.fixture(scope='session')
 def schema():
   return tfdv.load_schema_text(str(REPO_ROOT / 'schemas' / 'schema.pbtxt'))
-
-
-def compute_statistics(images: np.ndarray, labels: np.ndarray,
-                       schema=None) -> statistics_pb2.DatasetFeatureStatistics:
-  """TFDV's statistics of tf.Examples made as ExampleGen makes them, decoded as StatisticsGen
-  decodes them; computed in memory (the same generators as StatisticsGen's Beam pipeline)."""
-  serialized = [to_example(image, label).SerializeToString()
-                for image, label in zip(images, labels)]
-  batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(serialized)
-  options = tfdv.StatsOptions(schema=schema) if schema else tfdv.StatsOptions()
-  return stats_impl.generate_statistics_in_memory(batch, options).datasets[0]
-
-
-def generated_split(count: int, seed: int, skew: float = 0.0):
-  """count images and labels; skew > 0 makes the first classes more frequent."""
-  rng = np.random.default_rng(seed)
-  weights = np.exp(-skew * np.arange(features.NUM_CLASSES))
-  labels = rng.choice(features.NUM_CLASSES, size=count, p=weights / weights.sum())
-  return make_images(labels.astype(np.uint8), rng), labels
 
 
 @pytest.fixture(scope='session')
@@ -119,11 +96,9 @@ def gate_stopped(content) -> ReportContent:
 
 @pytest.fixture(scope='session')
 def statistics_of():
-  """compute_statistics, for tests (conftest.py is not importable by name)."""
   return compute_statistics
 
 
 @pytest.fixture(scope='session')
 def make_split():
-  """generated_split, for tests."""
   return generated_split

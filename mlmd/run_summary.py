@@ -9,39 +9,20 @@ accuracy, blessing and push), and the text shown after a run (`format`) or by
 
 import dataclasses
 import datetime
-import functools
 import json
 import os
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional
 
-from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx.dsl.components.common import resolver
-from tfx.types import standard_artifacts
 
 from fashion_mnist import gate
-from report import component as report_component
-from report import evaluation_results
-from pipeline import metadata
+from mlmd import evaluation
+from mlmd import names
+from mlmd import store as mlmd_store
 from pipeline.configs import PipelineConfig
 
-_STATE_NAMES = {
-    metadata_store_pb2.Execution.COMPLETE: 'ran',
-    metadata_store_pb2.Execution.CACHED: 'cached',
-    metadata_store_pb2.Execution.FAILED: 'failed',
-    metadata_store_pb2.Execution.RUNNING: 'running',
-    metadata_store_pb2.Execution.CANCELED: 'canceled',
-}
 # States that name their components in the runs table (the others are counted).
 _NAMED_STATES = ('failed', 'running', 'canceled', 'unknown')
-# Resolver nodes only look artifacts up; they run in every run and are never cached.
-_RESOLVER_TYPE = resolver.Resolver.get_class_type()
-# The Evaluator's ModelBlessing property, and the Pusher's PushedModel properties (private in
-# TFX's Pusher executor).
-BLESSED = 'blessed'
-PUSHED = 'pushed'
-PUSHED_DESTINATION = 'pushed_destination'
-PUSHED_VERSION = 'pushed_version'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +94,7 @@ class RunSummary:
     if self.blessed is not None:
       lines.append('Blessed: ' + ('yes' if self.blessed else
                                   'no: ' + '; '.join(self.blessing_failures)))
-    pusher_cached = self.state_of('Pusher') == 'cached'
+    pusher_cached = self.state_of(names.PUSHER) == 'cached'
     if not self.pushed_path:
       lines.append('Pushed: nothing')
     elif pusher_cached:
@@ -125,115 +106,45 @@ class RunSummary:
     return '\n'.join(lines)
 
 
-def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
-  """The pipeline's ML Metadata store, read-only."""
-  if not config.metadata_path.is_file():
-    raise LookupError(f'{config.metadata_path}: no such file, so no run is recorded there '
-                      '(see --output-dir and --metadata-path)')
-  return metadata.connect(config.metadata_path)
-
-
-def pipeline_runs(store, config: PipelineConfig) -> List[metadata_store_pb2.Context]:
-  """The pipeline_run contexts of config's pipeline, oldest first; LookupError if none."""
-  runs = [
-      context for context in store.get_contexts_by_type('pipeline_run')
-      if any(parent.name == config.pipeline_name
-             for parent in store.get_parent_contexts_by_context(context.id))
-  ]
-  if not runs:
-    raise LookupError(f'{config.metadata_path}: no run of {config.pipeline_name} recorded')
-  return sorted(runs, key=lambda context: (context.create_time_since_epoch, context.id))
-
-
-def find_run(store, config: PipelineConfig, run_id: Optional[str] = None):
-  """The pipeline_run context of run_id, or of the newest run when run_id is None."""
-  runs = pipeline_runs(store, config)
-  if run_id is None:
-    return runs[-1]
-  matching = [run for run in runs if run.name == run_id]
-  if not matching:
-    raise LookupError(f'{config.metadata_path}: no run {run_id} of {config.pipeline_name} '
-                      'recorded')
-  return matching[-1]
-
-
-def execution_contexts(store, execution_id: int) -> Dict[str, str]:
-  """An execution's context names by context type: 'node' (<pipeline>.<component id>),
-  'pipeline_run' (the run id), ..."""
-  return {c.type: c.name for c in store.get_contexts_by_execution(execution_id)}
-
-
-def component_id(contexts: Dict[str, str]) -> str:
-  """The component id in an execution's contexts (see execution_contexts)."""
-  return contexts['node'].split('.', 1)[-1]
-
-
-def component_executions(store, run) -> List[Tuple[str, metadata_store_pb2.Execution]]:
-  """(component id, execution) of each component that ran in the run, in order."""
-  return [(component_id(execution_contexts(store, execution.id)), execution)
-          for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)]
-
-
-def artifacts_of(store, execution_id: int,
-                 event_type) -> Dict[str, List[metadata_store_pb2.Artifact]]:
-  """An execution's input or output artifacts (event_type INPUT or OUTPUT) by key."""
-  events = [e for e in store.get_events_by_execution_ids([execution_id]) if e.type == event_type]
-  by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-  result: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-  for event in events:
-    result.setdefault(event.path.steps[0].key, []).append(by_id[event.artifact_id])
-  return result
-
-
-def state_name(execution: metadata_store_pb2.Execution) -> str:
-  return _STATE_NAMES.get(execution.last_known_state, 'unknown')
-
-
-@functools.lru_cache(maxsize=None)
-def load_evaluation(uri: str) -> evaluation_results.EvaluationResult:
-  """The Evaluator's output in uri, read once (a fully cached run has its predecessor's)."""
-  return evaluation_results.load(uri)
-
-
 def _summarize(store, run) -> RunSummary:
   components, fields, spans, finished = [], {}, set(), None
-  for component, execution in component_executions(store, run):
+  for component, execution in mlmd_store.component_executions(store, run):
     components.append(ComponentRun(
         component_id=component,
-        state=state_name(execution),
+        state=mlmd_store.state_name(execution),
         seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch)
         / 1000,
-        is_resolver=execution.type == _RESOLVER_TYPE))
+        # Resolver nodes only look artifacts up; they run in every run and are never cached.
+        is_resolver=execution.type == names.RESOLVER_EXECUTION_TYPE))
     # An execution a killed run left unfinished is canceled at the start of the next run.
     if execution.last_known_state != metadata_store_pb2.Execution.CANCELED:
       finished = max(finished or 0, execution.last_update_time_since_epoch)
-    inputs = artifacts_of(store, execution.id, metadata_store_pb2.Event.INPUT)
-    outputs = artifacts_of(store, execution.id, metadata_store_pb2.Event.OUTPUT)
+    inputs = mlmd_store.artifacts_of(store, execution.id, metadata_store_pb2.Event.INPUT)
+    outputs = mlmd_store.artifacts_of(store, execution.id, metadata_store_pb2.Event.OUTPUT)
     # Every span a component read or wrote: Transform's window, which holds the spans ExampleGen
     # ingested (or, when Transform did not run, those alone). Resolvers record what they
     # resolved as INTERNAL_OUTPUT events, not read here.
-    spans.update(metadata.span_of(a) for artifacts in (*inputs.values(), *outputs.values())
-                 for a in artifacts if metadata.span_of(a) is not None)
+    spans.update(mlmd_store.span_of(a) for artifacts in (*inputs.values(), *outputs.values())
+                 for a in artifacts if mlmd_store.span_of(a) is not None)
     for artifact in (a for artifacts in outputs.values() for a in artifacts):
       properties = artifact.custom_properties
-      if artifact.type == standard_artifacts.ModelEvaluation.TYPE_NAME:
-        result = load_evaluation(artifact.uri)
+      if artifact.type == names.MODEL_EVALUATION:
+        result = evaluation.summarize(artifact.uri)
         fields.update(accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
                       example_count=result.example_count,
                       blessing_failures=result.blessing_failures)
-      elif artifact.type == standard_artifacts.ModelBlessing.TYPE_NAME:
-        fields['blessed'] = bool(properties[BLESSED].int_value)
-      elif (artifact.type == standard_artifacts.PushedModel.TYPE_NAME
-            and properties[PUSHED].int_value):
-        fields['pushed_path'] = properties[PUSHED_DESTINATION].string_value
-        fields['pushed_version'] = properties[PUSHED_VERSION].string_value
-      elif (artifact.type == standard_artifacts.ExampleAnomalies.TYPE_NAME
+      elif artifact.type == names.MODEL_BLESSING:
+        fields['blessed'] = bool(properties[names.BLESSED].int_value)
+      elif artifact.type == names.PUSHED_MODEL and properties[names.PUSHED].int_value:
+        fields['pushed_path'] = properties[names.PUSHED_DESTINATION].string_value
+        fields['pushed_version'] = properties[names.PUSHED_VERSION].string_value
+      elif (artifact.type == names.EXAMPLE_ANOMALIES
             and gate.PASSED in properties):
         fields['gate_passed'] = bool(properties[gate.PASSED].int_value)
         fields['anomalies_accepted'] = bool(properties[gate.ACCEPTED].int_value)
         fields['problems'] = json.loads(properties[gate.PROBLEMS].string_value)
-      elif artifact.type == report_component.HtmlReport.TYPE_NAME:
-        fields['report_path'] = os.path.join(artifact.uri, report_component.REPORT_FILE)
+      elif artifact.type == names.HTML_REPORT:
+        fields['report_path'] = os.path.join(artifact.uri, names.REPORT_FILE)
   started = run.create_time_since_epoch / 1000
   return RunSummary(run_id=run.name, components=components, started=started,
                     duration=None if finished is None else finished / 1000 - started,
@@ -242,14 +153,14 @@ def _summarize(store, run) -> RunSummary:
 
 def summarize(config: PipelineConfig, run_id: Optional[str] = None) -> RunSummary:
   """The summary of a run (by default the newest) of config's pipeline."""
-  store = open_store(config)
-  return _summarize(store, find_run(store, config, run_id))
+  store = mlmd_store.open_store(config)
+  return _summarize(store, mlmd_store.find_run(store, config, run_id))
 
 
 def history(config: PipelineConfig) -> List[RunSummary]:
   """The summaries of every run of config's pipeline, oldest first."""
-  store = open_store(config)
-  return [_summarize(store, run) for run in pipeline_runs(store, config)]
+  store = mlmd_store.open_store(config)
+  return [_summarize(store, run) for run in mlmd_store.pipeline_runs(store, config)]
 
 
 def format_spans(spans: Iterable[int]) -> str:
@@ -277,7 +188,7 @@ def format_table(summaries: List[RunSummary]) -> str:
   rows = [header]
   for s in summaries:
     pushed = s.pushed_version or '-'
-    if s.pushed_version and s.state_of('Pusher') == 'cached':
+    if s.pushed_version and s.state_of(names.PUSHER) == 'cached':
       pushed += ' (cached)'
     note = ''
     if s.gate_passed is False:

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from pipeline.lineage import Lineage, RawExamples, Statistics, Step, Verdict
+from mlmd.lineage import Lineage, RawExamples, Statistics, Step, Verdict
 
 
 def _step(component_id, run_id='run-2'):

@@ -3,8 +3,8 @@
 import pytest
 
 from pipeline import configs
-from pipeline import run_summary
-from pipeline.run_summary import ComponentRun, RunSummary
+from mlmd import run_summary
+from mlmd.run_summary import ComponentRun, RunSummary
 
 
 def _components(states, resolver_state='ran'):

@@ -18,19 +18,14 @@ import json
 from typing import Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
-from tfx.types import standard_artifacts
-from tfx.types import standard_component_specs
 
 from fashion_mnist import gate
-from pipeline import metadata
-from pipeline import run_summary
+from mlmd import evaluation
+from mlmd import names
+from mlmd import run_summary
+from mlmd import store as mlmd_store
+from mlmd.store import Artifact, Execution
 from pipeline.configs import PipelineConfig
-
-Artifact = metadata_store_pb2.Artifact
-Execution = metadata_store_pb2.Execution
-
-_EXAMPLES = standard_artifacts.Examples.TYPE_NAME
-_MODEL = standard_artifacts.Model.TYPE_NAME
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,19 +175,19 @@ class _Events:
     return [found[i] for i in sorted(found)]
 
   def step(self, execution: Execution) -> Step:
-    contexts = run_summary.execution_contexts(self._store, execution.id)
-    return Step(component_id=run_summary.component_id(contexts),
-                run_id=contexts.get('pipeline_run', ''),
+    contexts = mlmd_store.execution_contexts(self._store, execution.id)
+    return Step(component_id=mlmd_store.component_id(contexts),
+                run_id=contexts.get(names.RUN_CONTEXT, ''),
                 started=execution.create_time_since_epoch / 1000,
                 seconds=(execution.last_update_time_since_epoch
                          - execution.create_time_since_epoch) / 1000,
-                state=run_summary.state_name(execution))
+                state=mlmd_store.state_name(execution))
 
   def made_by(self, artifact: Artifact) -> Step:
     return self.step(self.producer(artifact))
 
   def _of(self, execution, event_type, type_name, key):
-    by_key = run_summary.artifacts_of(self._store, execution.id, event_type)
+    by_key = mlmd_store.artifacts_of(self._store, execution.id, event_type)
     return [a for k, artifacts in by_key.items() if key in (None, k)
             for a in artifacts if a.type == type_name]
 
@@ -205,9 +200,9 @@ def _one(artifacts: List[Artifact], what: str) -> Artifact:
 
 def _find_push(store, config: PipelineConfig, version: str) -> Artifact:
   pushes = [
-      a for a in store.get_artifacts_by_type(standard_artifacts.PushedModel.TYPE_NAME)
-      if a.custom_properties[run_summary.PUSHED].int_value
-      and a.custom_properties[run_summary.PUSHED_VERSION].string_value == version
+      a for a in store.get_artifacts_by_type(names.PUSHED_MODEL)
+      if a.custom_properties[names.PUSHED].int_value
+      and a.custom_properties[names.PUSHED_VERSION].string_value == version
   ]
   if not pushes:
     raise LookupError(f'{config.metadata_path}: no model version {version} was pushed '
@@ -218,10 +213,10 @@ def _find_push(store, config: PipelineConfig, version: str) -> Artifact:
 def pushed_versions(store) -> List[str]:
   """Every serving version recorded in the store, oldest first."""
   return [
-      a.custom_properties[run_summary.PUSHED_VERSION].string_value
-      for a in sorted(store.get_artifacts_by_type(standard_artifacts.PushedModel.TYPE_NAME),
+      a.custom_properties[names.PUSHED_VERSION].string_value
+      for a in sorted(store.get_artifacts_by_type(names.PUSHED_MODEL),
                       key=lambda a: a.id)
-      if a.custom_properties[run_summary.PUSHED].int_value
+      if a.custom_properties[names.PUSHED].int_value
   ]
 
 
@@ -242,57 +237,57 @@ def _raw_examples(events: _Events, examples: Artifact) -> RawExamples:
           uri=s.uri, made_by=events.made_by(s),
           # Read as `statistics`: the data gate also reads the previous run's, as another key.
           verdicts=[_verdict(events, a) for a in events.downstream(
-              s, standard_artifacts.ExampleAnomalies.TYPE_NAME,
-              input_key=standard_component_specs.STATISTICS_KEY)])
-      for s in events.downstream(examples, standard_artifacts.ExampleStatistics.TYPE_NAME,
-                                 output_key=standard_component_specs.STATISTICS_KEY)
+              s, names.EXAMPLE_ANOMALIES,
+              input_key=names.STATISTICS_KEY)])
+      for s in events.downstream(examples, names.EXAMPLE_STATISTICS,
+                                 output_key=names.STATISTICS_KEY)
   ]
-  return RawExamples(span=metadata.span_of(examples), uri=examples.uri,
+  return RawExamples(span=mlmd_store.span_of(examples), uri=examples.uri,
                      made_by=events.made_by(examples), statistics=statistics)
 
 
 def trace(config: PipelineConfig, version: str) -> Lineage:
   """The lineage of serving version `version` of config's pipeline; LookupError if no such
   version was pushed."""
-  store = run_summary.open_store(config)
+  store = mlmd_store.open_store(config)
   events = _Events(store)
   pushed = _find_push(store, config, version)
-  model = _one(events.upstream(pushed, _MODEL), 'pushed model')
-  blessing = _one(events.upstream(pushed, standard_artifacts.ModelBlessing.TYPE_NAME), 'blessing')
+  model = _one(events.upstream(pushed, names.MODEL), 'pushed model')
+  blessing = _one(events.upstream(pushed, names.MODEL_BLESSING), 'blessing')
   evaluator = events.producer(blessing)
-  evaluation = _one(events.outputs(evaluator, standard_artifacts.ModelEvaluation.TYPE_NAME),
-                    'evaluation')
-  result = run_summary.load_evaluation(evaluation.uri)
+  evaluation_artifact = _one(events.outputs(evaluator, names.MODEL_EVALUATION), 'evaluation')
+  result = evaluation.summarize(evaluation_artifact.uri)
   baseline_versions = [
-      a.custom_properties[run_summary.PUSHED_VERSION].string_value
-      for baseline in events.inputs(evaluator, _MODEL, standard_component_specs.BASELINE_MODEL_KEY)
-      for a in events.downstream(baseline, standard_artifacts.PushedModel.TYPE_NAME,
-                                 input_key=standard_component_specs.MODEL_KEY)
-      if a.custom_properties[run_summary.PUSHED].int_value
+      a.custom_properties[names.PUSHED_VERSION].string_value
+      for baseline in events.inputs(evaluator, names.MODEL, names.BASELINE_MODEL_KEY)
+      for a in events.downstream(baseline, names.PUSHED_MODEL,
+                                 input_key=names.MODEL_KEY)
+      if a.custom_properties[names.PUSHED].int_value
   ]
   trainer = events.producer(model)
-  transform_graph = _one(events.upstream(model, standard_artifacts.TransformGraph.TYPE_NAME),
+  transform_graph = _one(events.upstream(model, names.TRANSFORM_GRAPH),
                          'transform graph')
-  base_models = events.upstream(model, _MODEL, standard_component_specs.BASE_MODEL_KEY)
-  raw_examples = [_raw_examples(events, e) for e in events.upstream(transform_graph, _EXAMPLES)]
+  base_models = events.upstream(model, names.MODEL, names.BASE_MODEL_KEY)
+  raw_examples = [_raw_examples(events, e)
+                  for e in events.upstream(transform_graph, names.EXAMPLES)]
   return Lineage(
       version=version,
-      pushed_path=pushed.custom_properties[run_summary.PUSHED_DESTINATION].string_value,
+      pushed_path=pushed.custom_properties[names.PUSHED_DESTINATION].string_value,
       pusher=events.made_by(pushed),
       model_uri=model.uri,
       trainer=events.step(trainer),
       trainer_config=json.loads(trainer.custom_properties[
-          standard_component_specs.CUSTOM_CONFIG_KEY].string_value or '{}'),
+          names.CUSTOM_CONFIG].string_value or '{}'),
       base_model_uri=base_models[0].uri if base_models else None,
-      evaluation_uri=evaluation.uri,
+      evaluation_uri=evaluation_artifact.uri,
       evaluator=events.step(evaluator),
       accuracy=result.accuracy,
       example_count=result.example_count,
       baseline_accuracy=result.baseline_accuracy,
       baseline_versions=baseline_versions,
-      blessed=bool(blessing.custom_properties[run_summary.BLESSED].int_value),
+      blessed=bool(blessing.custom_properties[names.BLESSED].int_value),
       transform=events.made_by(transform_graph),
       transform_graph_uri=transform_graph.uri,
-      schema_uri=_one(events.upstream(transform_graph, standard_artifacts.Schema.TYPE_NAME),
+      schema_uri=_one(events.upstream(transform_graph, names.SCHEMA),
                       'schema').uri,
       examples=sorted(raw_examples, key=lambda e: (e.span is None, e.span, e.uri)))

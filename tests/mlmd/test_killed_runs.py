@@ -4,7 +4,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import configs
-from pipeline import killed_runs
+from mlmd import killed_runs
 
 _STATE = metadata_store_pb2.Execution
 

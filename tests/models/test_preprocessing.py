@@ -1,20 +1,18 @@
 """preprocessing_fn run through TF Transform on Beam: pixels scaled by 1/255, labels kept."""
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
-from components import preprocessing
+from models import preprocessing
+from fashion_mnist import examples
 from fashion_mnist import features
 
 
 def test_scales_pixels_to_unit_range_and_reshapes(tmp_path):
-  raw_metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
-      features.IMAGE_KEY: tf.io.FixedLenFeature([features.NUM_PIXELS], tf.int64),
-      features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
-  }))
+  raw_metadata = dataset_metadata.DatasetMetadata(
+      schema_utils.schema_from_feature_spec(examples.feature_spec()))
   pixels = np.arange(features.NUM_PIXELS) % 256
   raw = [{features.IMAGE_KEY: pixels, features.LABEL_KEY: 7},
          {features.IMAGE_KEY: np.full(features.NUM_PIXELS, 255), features.LABEL_KEY: 0}]

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
-from components import keras_autograph
+from models import keras_autograph
 from fashion_mnist import features
 
 # The whole training window is read once into memory (60,000 x 784 floats is 188 MB) so that fit()

@@ -16,7 +16,8 @@ import logging
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import metadata
+from mlmd import names
+from mlmd import store as mlmd_store
 from pipeline.configs import PipelineConfig
 
 _UNFINISHED = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
@@ -26,8 +27,8 @@ def cancel_unfinished_executions(config: PipelineConfig) -> int:
   """Marks CANCELED the executions that killed runs of config's pipeline left unfinished."""
   if not config.metadata_path.is_file():
     return 0
-  store = metadata.connect(config.metadata_path, writable=True)
-  pipeline = store.get_context_by_type_and_name('pipeline', config.pipeline_name)
+  store = mlmd_store.connect(config.metadata_path, writable=True)
+  pipeline = store.get_context_by_type_and_name(names.PIPELINE_CONTEXT, config.pipeline_name)
   if pipeline is None:
     return 0
   unfinished = [execution for execution in store.get_executions_by_context(pipeline.id)
