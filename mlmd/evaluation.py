@@ -29,6 +29,14 @@ _BASELINE_MODEL_NAME = 'baseline'  # what TFX's Evaluator names the baseline mod
 _METRICS, _PLOTS, _VALIDATIONS = 'metrics', 'plots', 'validations'
 
 
+# What TFMA's proto files import, loaded first: TFMA 0.52's generated modules (TFX 1.21) do not
+# import their dependencies themselves (TFMA's package __init__ happens to load them first), so on
+# their own they fail with "Depends on file 'google/protobuf/wrappers.proto', but it has not been
+# loaded". TFMA 0.47's modules import them; loading them again is a no-op.
+_PROTO_DEPENDENCIES = ('google.protobuf.wrappers_pb2', f'{_TFMA}.proto.config_pb2',
+                       f'{_TFMA}.proto.metrics_for_slice_pb2')
+
+
 def _tfma_proto(name: str):
   """TFMA's generated module tensorflow_model_analysis.proto.<name> (e.g. metrics_for_slice_pb2).
 
@@ -48,6 +56,8 @@ def _tfma_proto(name: str):
     stand_ins[package].__path__ = [folder]
   sys.modules.update(stand_ins)
   try:
+    for dependency in _PROTO_DEPENDENCIES:
+      importlib.import_module(dependency)
     return importlib.import_module(f'{_TFMA}.proto.{name}')
   finally:
     for package in stand_ins:
