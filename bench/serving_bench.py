@@ -154,9 +154,8 @@ def _memory_after_pushes(tmp: Path, version_dir: Path, policy: str) -> dict:
       shutil.copytree(version_dir, model)
       (model / 'assets.extra' / 'retrained.txt').write_text(f'push {i}\n')  # a new version
       version = os.path.basename(pusher.publish(str(model), str(serving_dir)))
-      while client.get(f'/v1/models/{MODEL_NAME}/versions/{version}').json()[
-          'model_version_status'][0]['state'] != 'AVAILABLE':
-        time.sleep(0.05)
+      while 'AVAILABLE' not in client.get(f'/v1/models/{MODEL_NAME}/versions/{version}').text:
+        time.sleep(0.05)  # not seen yet (404), or LOADING
     time.sleep(1)  # the last switch's unload
     statuses = client.get(f'/v1/models/{MODEL_NAME}').json()['model_version_status']
     end = process.memory_info().rss

@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 
 from serving import batching
 from serving import model_config
-from serving.model_config import ConfigError, ModelSpec  # pylint: disable=unused-import  (re-exported)
+from serving.model_config import ConfigError, ModelSpec
 
 DEFAULT_MODEL_NAME = 'fashion'
 DEFAULT_HOST = '0.0.0.0'  # TF Serving listens on every interface

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from helpers import error_reading
 from serving import batching
 from serving.errors import InvalidArgument, ResourceExhausted
 from serving.model_config import ConfigError
@@ -28,11 +29,8 @@ def test_tf_servings_batching_parameters_file_is_read(tmp_path):
     ('num_batch_threads { value: 0 }', 'num_batch_threads must be at least 1, not 0'),
 ])
 def test_a_bad_batching_parameters_file_is_refused_naming_it(tmp_path, text, message):
-  path = tmp_path / 'batching.config'
-  path.write_text(text)
-  with pytest.raises(ConfigError, match=message) as error:
-    batching.read_parameters(path)
-  assert str(path) in str(error.value)
+  assert message in error_reading(batching.read_parameters, tmp_path / 'batching.config', text,
+                                  ConfigError)
 
 
 def _double(calls):

@@ -1,13 +1,14 @@
 """TF Serving's model config file, version policies, and promote/rollback's atomic edits, without
 a server (the CLI commands are run for real: they import no TensorFlow)."""
 
+import re
 from pathlib import Path
 
 import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from helpers import run_cli
+from helpers import error_reading, run_cli
 from serving import model_config
 from serving.model_config import ConfigError, VersionPolicy
 
@@ -73,11 +74,8 @@ model_config_list {
     ('', 'needs model_config_list'),
 ])
 def test_a_bad_config_file_is_refused_naming_the_file_and_the_problem(tmp_path, text, message):
-  path = tmp_path / 'models.config'
-  path.write_text(text)
-  with pytest.raises(ConfigError, match=message) as error:
-    model_config.read(path)
-  assert str(path) in str(error.value)
+  assert re.search(message, error_reading(model_config.read, tmp_path / 'models.config', text,
+                                          ConfigError))
 
 
 def test_promote_and_rollback_edit_the_file_and_keep_a_history(tmp_path):
@@ -136,3 +134,21 @@ def test_promote_and_rollback_commands(tmp_path):
   result = run_cli('promote', '999', *common)
   assert result.returncode == 2
   assert result.stderr.startswith('fashion-pipeline: error: model "fashion" has no version 999')
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--model-config-file', '{tmp}/missing.config'], 'missing.config cannot be read'),
+    (['--model-config-file', '{tmp}/bad.config'], 'bad.config: not a ModelServerConfig'),
+    (['--model-dir', '{tmp}/serving', '--version-policy', 'latest:0'], 'version policy must be'),
+    (['--model-dir', '{tmp}/nowhere'], 'model "fashion": base path .*nowhere is not a directory'),
+    (['--model-dir', '{tmp}/serving', '--batching-parameters-file', '{tmp}/bad.config'],
+     'needs --enable-batching'),
+    (['--model-dir', '{tmp}/serving', '--enable-batching', '--batching-parameters-file',
+      '{tmp}/bad.config'], 'bad.config: not BatchingParameters'),
+])
+def test_serve_refuses_bad_settings_before_loading_anything(tmp_path, args, message):
+  _serving_dir(tmp_path, 100)
+  (tmp_path / 'bad.config').write_text('model_config_list {')
+  result = run_cli('serve', *(arg.format(tmp=tmp_path) for arg in args))
+  assert result.returncode == 2, result.stderr
+  assert re.search('^fashion-pipeline: error: .*' + message, result.stderr), result.stderr
