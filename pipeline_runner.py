@@ -250,29 +250,41 @@ def _add_label_parsers(commands) -> None:
   for command in (promote, rollback):
     command.add_argument('--label', default=model_config.DEFAULT_LABEL,
                          help='default: %(default)s')
-    command.add_argument('--model-config-file', type=Path, default=configs.DEFAULT_OUTPUT_DIR / model_config.MODEL_CONFIG_FILE,
-                         help='default: %(default)s')
+    command.add_argument('--output-dir', type=Path, default=configs.DEFAULT_OUTPUT_DIR,
+                         help='the output dir of the runs (default: %(default)s)')
+    command.add_argument('--model-config-file', type=Path,
+                         help=f'default: OUTPUT_DIR/{model_config.MODEL_CONFIG_FILE}, which '
+                         '`runs` and `lineage` read')
     command.add_argument('--model-name',
                          help='the model in the file (default: its only one)')
-  promote.add_argument('--model-dir', type=Path, default=configs.DEFAULT_OUTPUT_DIR / 'serving',
-                       help='the serving dir, when the file is created (default: %(default)s; '
-                       'the model is named --model-name or "fashion")')
+  promote.add_argument('--model-dir', type=Path,
+                       help='the serving dir, when the file is created (default: '
+                       'OUTPUT_DIR/serving; the model is named --model-name or "fashion")')
+
+
+def _model_config_file(config: configs.PipelineConfig, given=None) -> Path:
+  """The model config file promote and rollback edit and runs and lineage read."""
+  from serving import model_config  # pylint: disable=g-import-not-at-top
+  return given or config.output_dir / model_config.MODEL_CONFIG_FILE
 
 
 def _promote(args) -> int:
   from serving import config as serving_config  # pylint: disable=g-import-not-at-top
   from serving import model_config  # pylint: disable=g-import-not-at-top
+  config = configs.build(output_dir=args.output_dir)
+  path = _model_config_file(config, args.model_config_file)
   model_name = args.model_name
-  if model_name is None and not args.model_config_file.exists():
+  if model_name is None and not path.exists():
     model_name = serving_config.DEFAULT_MODEL_NAME
-  print(model_config.promote(args.model_config_file, args.version, args.label, model_name,
-                             args.model_dir))
+  print(model_config.promote(path, args.version, args.label, model_name,
+                             args.model_dir or Path(config.serving_dir)))
   return 0
 
 
 def _rollback(args) -> int:
   from serving import model_config  # pylint: disable=g-import-not-at-top
-  print(model_config.rollback(args.model_config_file, args.label, args.model_name))
+  path = _model_config_file(configs.build(output_dir=args.output_dir), args.model_config_file)
+  print(model_config.rollback(path, args.label, args.model_name))
   return 0
 
 
@@ -337,8 +349,7 @@ def _add_history_parsers(commands) -> None:
 def _labels_by_version(config: configs.PipelineConfig):
   """The version labels of the output dir's model config file (promote's default one)."""
   from serving import model_config  # pylint: disable=g-import-not-at-top
-  return model_config.labels_by_version(config.output_dir / model_config.MODEL_CONFIG_FILE,
-                                        config.serving_dir)
+  return model_config.labels_by_version(_model_config_file(config), config.serving_dir)
 
 
 def _runs(args) -> int:
