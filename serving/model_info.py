@@ -6,6 +6,7 @@ Out: a LoadedVersion, GetModelStatusResponse or GetModelMetadataResponse, or err
 InvalidArgument with TF Serving's wording (an unknown label is INVALID_ARGUMENT there).
 """
 
+import inspect
 from typing import Optional
 
 from google.protobuf import json_format
@@ -70,10 +71,17 @@ def metadata(loaded: versions.LoadedVersion,
   return response
 
 
+# protobuf 5 renamed MessageToDict's including_default_value_fields (all protobuf 4 has).
+_WITH_DEFAULTS = ('always_print_fields_with_no_presence'
+                  if 'always_print_fields_with_no_presence' in
+                  inspect.signature(json_format.MessageToDict).parameters
+                  else 'including_default_value_fields')
+
+
 def to_json(message) -> dict:
   """A proto as TF Serving's REST API prints it: proto field names, default values included."""
   return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                    including_default_value_fields=True)
+                                   **{_WITH_DEFAULTS: True})
 
 
 def metadata_json(response: get_model_metadata_pb2.GetModelMetadataResponse) -> dict:
