@@ -78,6 +78,7 @@ def build(model_dir: Optional[Path] = None, model_name: str = DEFAULT_MODEL_NAME
   for spec in models:
     if not spec.base_path.is_dir():
       raise ConfigError(f'model "{spec.name}": base path {spec.base_path} is not a directory')
+    model_config.check_labels(spec, str(model_config_file or spec.base_path))
   if batching_parameters_file is not None and not enable_batching:
     raise ConfigError('--batching-parameters-file needs --enable-batching')
   parameters = None

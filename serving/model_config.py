@@ -131,6 +131,19 @@ class ModelSpec:
     return config
 
 
+def check_labels(spec: 'ModelSpec', where: str) -> None:
+  """Every label names a version on disk that the policy serves: TF Serving refuses a config whose
+  labels name versions it will not load."""
+  on_disk = list_versions(spec.base_path)
+  served = spec.policy.select(on_disk)
+  for label, version in sorted(spec.labels.items()):
+    if version not in served:
+      why = ('is not in ' + str(spec.base_path) if version not in on_disk
+             else f'is not served under the policy {spec.policy.text()}')
+      raise ConfigError(f'{where} (model "{spec.name}"): version label "{label}" names version '
+                        f'{version}, which {why}')
+
+
 def check_model_name(name: str, where: str = 'model name') -> None:
   if not _LABEL.fullmatch(name):
     raise ConfigError(f'{where} must be letters, digits, "_", "-" or ".", not {name!r}')

@@ -5,7 +5,8 @@ ModelManager: `snapshot(name)` is one model's current versions.Snapshot (or NotF
 thread calls each registry's poll every config.poll_interval_s, and re-reads the model config
 file every config.config_poll_s (as TF Serving's --model_config_file_poll_wait_seconds): models
 added are loaded, models removed are unloaded, and changed policies and labels are applied. A
-config file that cannot be read or parsed is logged and the last good one kept.
+config file that cannot be read or parsed, or whose labels name versions its policies do not
+serve, is logged and the last good one kept (as TF Serving).
 """
 
 import logging
@@ -84,6 +85,8 @@ class ModelManager:
       if text == self._config_text:
         return
       specs = {spec.name: spec for spec in model_config.parse(text, str(path))}
+      for spec in specs.values():
+        model_config.check_labels(spec, str(path))
     except (OSError, model_config.ConfigError) as e:
       logger.error('model config file %s not applied, still serving the last one: %s', path, e)
       return

@@ -140,6 +140,9 @@ def test_promote_and_rollback_commands(tmp_path):
     (['--model-config-file', '{tmp}/missing.config'], 'missing.config cannot be read'),
     (['--model-config-file', '{tmp}/bad.config'], 'bad.config: not a ModelServerConfig'),
     (['--model-dir', '{tmp}/serving', '--version-policy', 'latest:0'], 'version policy must be'),
+    (['--model-config-file', '{tmp}/labelled.config'],
+     r'labelled.config \(model "fashion"\): version label "stable" names version 7, which is not '
+     'in .*serving'),
     (['--model-dir', '{tmp}/nowhere'], 'model "fashion": base path .*nowhere is not a directory'),
     (['--model-dir', '{tmp}/serving', '--batching-parameters-file', '{tmp}/bad.config'],
      'needs --enable-batching'),
@@ -149,6 +152,8 @@ def test_promote_and_rollback_commands(tmp_path):
 def test_serve_refuses_bad_settings_before_loading_anything(tmp_path, args, message):
   _serving_dir(tmp_path, 100)
   (tmp_path / 'bad.config').write_text('model_config_list {')
+  (tmp_path / 'labelled.config').write_text(model_config.to_text([model_config.ModelSpec(
+      'fashion', tmp_path / 'serving', model_config.parse_policy('all'), {'stable': 7})]))
   result = run_cli('serve', *(arg.format(tmp=tmp_path) for arg in args))
   assert result.returncode == 2, result.stderr
   assert re.search('^fashion-pipeline: error: .*' + message, result.stderr), result.stderr
