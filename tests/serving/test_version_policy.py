@@ -4,6 +4,7 @@ is unloaded and memory stays flat however many are pushed; a version whose warm-
 never replaces a working one; `specific` serves exactly its versions."""
 
 import os
+import shutil
 
 import httpx
 import psutil
@@ -56,9 +57,12 @@ def test_latest_1_serves_only_the_newest_version_and_memory_stays_flat(tmp_path,
     assert growth < _MAX_GROWTH_BYTES, f'memory grew by {growth / 2**20:.0f} MB: {memory}'
 
     # A newer version whose warm-up requests fail never replaces the working one.
-    broken = _push(pushed_model, tmp_path, serving_dir, 'broken')
-    (serving_dir / str(broken) / 'assets.extra' / 'tf_serving_warmup_requests').write_bytes(
-        b'not a TFRecord')
+    # (Staged and renamed into place, as the Pusher does, so the server never sees it whole.)
+    broken = pushed[-1] + 1
+    staging = serving_dir / f'.{broken}.incomplete'
+    shutil.copytree(serving_dir / str(pushed[-1]), staging)
+    (staging / 'assets.extra' / 'tf_serving_warmup_requests').write_bytes(b'not a TFRecord')
+    staging.rename(serving_dir / str(broken))
     server.wait_for_log(rf'version {broken} in .* failed to load; still serving \[{pushed[-1]}\]'
                         '.*tf_serving_warmup_requests')
     assert _states(client)[:2] == [(broken, 'END'), (pushed[-1], 'AVAILABLE')]
