@@ -1,5 +1,6 @@
 """The command line: `fashion-pipeline run` (the same as `python pipeline_runner.py run`),
-`compile`, `add-span`, `split`, `runs`, `lineage`, `report`, `serve` and `predict`.
+`compile`, `add-span`, `split`, `runs`, `lineage`, `report`, `serve`, `predict`, `promote` and
+`rollback`.
 
 Parses arguments into a PipelineConfig and hands it to library code; nothing else lives here.
 """
@@ -183,14 +184,27 @@ def _compile(args) -> int:
 
 def _add_serve_parser(commands) -> None:
   from serving import config as serving_config  # pylint: disable=g-import-not-at-top
+  from serving import model_config  # pylint: disable=g-import-not-at-top
   serve = commands.add_parser(
       'serve', help="serve the pushed models with TF Serving's REST and gRPC APIs, loading each "
       'new version as it is pushed')
-  serve.add_argument('--model-dir', type=Path, required=True,
-                     help='the serving dir: one SavedModel per numbered version (e.g. '
-                     'output/serving)')
+  models = serve.add_mutually_exclusive_group(required=True)
+  models.add_argument('--model-dir', type=Path,
+                      help='the serving dir: one SavedModel per numbered version (e.g. '
+                      'output/serving)')
+  models.add_argument('--model-config-file', type=Path,
+                      help="TF Serving's ModelServerConfig text file: several models, their "
+                      'serving dirs, version policies and labels')
   serve.add_argument('--model-name', default=serving_config.DEFAULT_MODEL_NAME,
-                     help='the name in the URLs and gRPC requests (default: %(default)s)')
+                     help='with --model-dir: the name in the URLs and gRPC requests (default: '
+                     '%(default)s)')
+  serve.add_argument('--version-policy', default=model_config.DEFAULT_VERSION_POLICY,
+                     help='with --model-dir: latest:N, all or specific:V1,V2,... (default: '
+                     '%(default)s, as TF Serving)')
+  serve.add_argument('--model-config-file-poll-wait-seconds', type=float,
+                     default=serving_config.DEFAULT_CONFIG_POLL_S,
+                     help='seconds between reads of --model-config-file (default: %(default)s: '
+                     'read once, as TF Serving)')
   serve.add_argument('--host', default=serving_config.DEFAULT_HOST,
                      help='address to listen on (default: %(default)s, every interface)')
   serve.add_argument('--rest-port', type=int, default=serving_config.DEFAULT_REST_PORT,
@@ -205,17 +219,75 @@ def _add_serve_parser(commands) -> None:
   serve.add_argument('--max-batch-size', type=int,
                      default=serving_config.DEFAULT_MAX_BATCH_SIZE,
                      help='most examples in one request (default: %(default)s)')
+  serve.add_argument('--enable-batching', action='store_true',
+                     help='merge concurrent requests into one model call')
+  serve.add_argument('--batching-parameters-file', type=Path,
+                     help="TF Serving's BatchingParameters text file (max_batch_size, "
+                     'batch_timeout_micros, num_batch_threads, max_enqueued_batches)')
 
 
 def _serve(args) -> int:
   from serving import config as serving_config  # pylint: disable=g-import-not-at-top
   config = serving_config.build(
-      args.model_dir, model_name=args.model_name, host=args.host, rest_port=args.rest_port,
-      grpc_port=args.grpc_port, poll_interval_s=args.poll_interval,
+      args.model_dir, model_name=args.model_name, version_policy=args.version_policy,
+      model_config_file=args.model_config_file, enable_batching=args.enable_batching,
+      batching_parameters_file=args.batching_parameters_file,
+      config_poll_s=args.model_config_file_poll_wait_seconds, host=args.host,
+      rest_port=args.rest_port, grpc_port=args.grpc_port, poll_interval_s=args.poll_interval,
       max_body_bytes=args.max_body_bytes, max_batch_size=args.max_batch_size)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   from serving import server  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
   return server.serve(config)
+
+
+def _add_label_parsers(commands) -> None:
+  from serving import model_config  # pylint: disable=g-import-not-at-top
+  promote = commands.add_parser(
+      'promote', help='point a version label of the model config file at a version (a serving '
+      'server re-reading the file moves its traffic)')
+  promote.add_argument('version', type=int, help="the version (its folder in the serving dir)")
+  rollback = commands.add_parser(
+      'rollback', help='point a version label back at the version it named before its last '
+      'promote')
+  for command in (promote, rollback):
+    command.add_argument('--label', default=model_config.DEFAULT_LABEL,
+                         help='default: %(default)s')
+    command.add_argument('--output-dir', type=Path, default=configs.DEFAULT_OUTPUT_DIR,
+                         help='the output dir of the runs (default: %(default)s)')
+    command.add_argument('--model-config-file', type=Path,
+                         help=f'default: OUTPUT_DIR/{model_config.MODEL_CONFIG_FILE}, which '
+                         '`runs` and `lineage` read')
+    command.add_argument('--model-name',
+                         help='the model in the file (default: its only one)')
+  promote.add_argument('--model-dir', type=Path,
+                       help='the serving dir, when the file is created (default: '
+                       'OUTPUT_DIR/serving; the model is named --model-name or "fashion")')
+
+
+def _model_config_file(config: configs.PipelineConfig, given=None) -> Path:
+  """The model config file promote and rollback edit and runs and lineage read."""
+  from serving import model_config  # pylint: disable=g-import-not-at-top
+  return given or config.output_dir / model_config.MODEL_CONFIG_FILE
+
+
+def _promote(args) -> int:
+  from serving import config as serving_config  # pylint: disable=g-import-not-at-top
+  from serving import model_config  # pylint: disable=g-import-not-at-top
+  config = configs.build(output_dir=args.output_dir)
+  path = _model_config_file(config, args.model_config_file)
+  model_name = args.model_name
+  if model_name is None and not path.exists():
+    model_name = serving_config.DEFAULT_MODEL_NAME
+  print(model_config.promote(path, args.version, args.label, model_name,
+                             args.model_dir or Path(config.serving_dir)))
+  return 0
+
+
+def _rollback(args) -> int:
+  from serving import model_config  # pylint: disable=g-import-not-at-top
+  path = _model_config_file(configs.build(output_dir=args.output_dir), args.model_config_file)
+  print(model_config.rollback(path, args.label, args.model_name))
+  return 0
 
 
 def _add_predict_parser(commands) -> None:
@@ -276,11 +348,18 @@ def _add_history_parsers(commands) -> None:
     command.add_argument('--json', action='store_true', help='print JSON instead of text')
 
 
+def _labels_by_version(config: configs.PipelineConfig):
+  """The version labels of the output dir's model config file (promote's default one)."""
+  from serving import model_config  # pylint: disable=g-import-not-at-top
+  return model_config.labels_by_version(_model_config_file(config), config.serving_dir)
+
+
 def _runs(args) -> int:
   config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
   _configure_output(verbose=False)
   summaries = run_summary.history(config)
-  print(run_summary.to_json(summaries) if args.json else run_summary.format_table(summaries))
+  print(run_summary.to_json(summaries) if args.json
+        else run_summary.format_table(summaries, _labels_by_version(config)))
   return 0
 
 
@@ -288,7 +367,8 @@ def _lineage(args) -> int:
   config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
   _configure_output(verbose=False)
   found = lineage.trace(config, args.version)
-  print(run_summary.to_json(found) if args.json else found.format())
+  print(run_summary.to_json(found) if args.json
+        else found.format(_labels_by_version(config).get(args.version, [])))
   return 0
 
 
@@ -350,13 +430,14 @@ def main(argv=None) -> int:
   _add_report_parser(commands)
   _add_history_parsers(commands)
   _add_span_parsers(commands)
+  _add_label_parsers(commands)
   args = parser.parse_args(argv)
   from fashion_mnist import idx  # pylint: disable=g-import-not-at-top
   from serving import config as serving_config  # pylint: disable=g-import-not-at-top
   try:
     return {'run': _run, 'compile': _compile, 'serve': _serve, 'predict': _predict,
             'report': _report, 'add-span': _add_span, 'split': _split, 'runs': _runs,
-            'lineage': _lineage}[args.command](args)
+            'lineage': _lineage, 'promote': _promote, 'rollback': _rollback}[args.command](args)
   except (configs.ConfigError, data_source.DataSourceError, idx.IdxFormatError, spans.SpanError,
           serving_config.ConfigError, LookupError) as e:
     print(f'fashion-pipeline: error: {e}', file=sys.stderr)

@@ -6,7 +6,10 @@ than any version already there) and a PushedModel artifact recording the path an
 
 TFX's own Pusher copies straight into the version directory, which a model server polling the
 serving dir can see half-written. Here the copy goes to a hidden staging directory (a name TF
-Serving ignores, not being a number) and is renamed into place only when complete.
+Serving ignores, not being a number) and is renamed into place only when complete. The staged
+copy also gets TF Serving's warm-up file (`assets.extra/tf_serving_warmup_requests`, a Predict
+request for each signature: serving/warmup.py), which TF Serving and our server replay before the
+version serves.
 
 A model identical to the newest version (the same files with the same bytes) is not published
 again: that version is its push. This happens when a run was killed after the rename but before
@@ -27,6 +30,8 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
+
+from serving import warmup
 
 _STAGING_SUFFIX = '.incomplete'
 
@@ -57,22 +62,24 @@ def model_digest(model_path: str) -> str:
 
 
 def publish(model_path: str, serving_dir: str) -> str:
-  """Copies a SavedModel to a new version directory under serving_dir, unless the newest
-  version is identical to it; returns the version's path."""
+  """Copies a SavedModel, with the warm-up file, to a new version directory under serving_dir,
+  unless the newest version is identical to that; returns the version's path."""
   fileio.makedirs(serving_dir)
   for name in fileio.listdir(serving_dir):
     if name.endswith(_STAGING_SUFFIX):  # left by a push that was killed part-way
       fileio.rmtree(os.path.join(serving_dir, name))
+  version = str(next_version(serving_dir))
+  staging_path = os.path.join(serving_dir, f'.{version}{_STAGING_SUFFIX}')
+  io_utils.copy_dir(model_path, staging_path)
+  warmup.write(staging_path)
   existing = _versions(serving_dir)
   if existing:
     newest = os.path.join(serving_dir, str(max(existing)))
     # Pushed already, by a run killed before ML Metadata recorded it: one copy is enough.
-    if model_digest(newest) == model_digest(model_path):
+    if model_digest(newest) == model_digest(staging_path):
+      fileio.rmtree(staging_path)
       return newest
-  version = str(next_version(serving_dir))
-  staging_path = os.path.join(serving_dir, f'.{version}{_STAGING_SUFFIX}')
   serving_path = os.path.join(serving_dir, version)
-  io_utils.copy_dir(model_path, staging_path)
   fileio.rename(staging_path, serving_path)
   return serving_path
 

@@ -15,7 +15,7 @@ output too, but made nothing."""
 
 import dataclasses
 import json
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -88,8 +88,9 @@ class Lineage:
   def spans(self) -> List[int]:
     return [e.span for e in self.examples if e.span is not None]
 
-  def format(self) -> str:
-    """The lineage for a person, from the push back to the data."""
+  def format(self, labels: Sequence[str] = ()) -> str:
+    """The lineage for a person, from the push back to the data; labels are the model config
+    file's version labels naming this version."""
     def made(step: Step) -> str:
       return f'{step.component_id}, run {step.run_id}'
 
@@ -106,6 +107,8 @@ class Lineage:
         f'    settings: {json.dumps(self.trainer_config, sort_keys=True)}',
         f'    model: {self.model_uri}',
     ]
+    if labels:
+      lines.insert(1, f'  labels: {", ".join(labels)}')
     if self.base_model_uri:
       lines.append(f'    warm-started from: {self.base_model_uri}')
     lines += [

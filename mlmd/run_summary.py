@@ -181,10 +181,12 @@ def format_time(unix_time: Optional[float]) -> str:
   return datetime.datetime.fromtimestamp(unix_time).strftime('%Y-%m-%d %H:%M:%S')
 
 
-def format_table(summaries: List[RunSummary]) -> str:
-  """One line per run: the table of `fashion-pipeline runs`."""
+def format_table(summaries: List[RunSummary],
+                 labels: Optional[Dict[str, List[str]]] = None) -> str:
+  """One line per run: the table of `fashion-pipeline runs`; labels (by version) are the model
+  config file's version labels, in a LABELS column after the pushed version when there are any."""
   header = ('RUN', 'STARTED', 'DURATION', 'SPANS', 'COMPONENTS', 'ACCURACY', 'BLESSED', 'PUSHED',
-            'NOTE')
+            *(('LABELS',) if labels else ()), 'NOTE')
   rows = [header]
   for s in summaries:
     pushed = s.pushed_version or '-'
@@ -200,7 +202,8 @@ def format_table(summaries: List[RunSummary]) -> str:
         '-' if s.duration is None else f'{s.duration:.0f}s',
         format_spans(s.spans), s.states(),
         '-' if s.accuracy is None else f'{s.accuracy:.4f}',
-        {None: '-', True: 'yes', False: 'no'}[s.blessed], pushed, note))
+        {None: '-', True: 'yes', False: 'no'}[s.blessed], pushed,
+        *((','.join(labels.get(s.pushed_version, [])) or '-',) if labels else ()), note))
   widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
   return '\n'.join('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
                    for row in rows)

@@ -1,17 +1,25 @@
 """The server's configuration: one typed object, built once from the command line.
 
 In: the command-line values. Out: a frozen ServingConfig (paths absolute), or a ConfigError whose
-message names the setting. Every serving default lives here.
+message names the setting. Every serving default lives here (and TF Serving's config defaults in
+model_config.py and batching.py).
 """
 
 import dataclasses
 from pathlib import Path
+from typing import Optional, Tuple
+
+from serving import batching
+from serving import model_config
+from serving.model_config import ConfigError, ModelSpec
 
 DEFAULT_MODEL_NAME = 'fashion'
 DEFAULT_HOST = '0.0.0.0'  # TF Serving listens on every interface
 DEFAULT_REST_PORT = 8501  # TF Serving's usual ports
 DEFAULT_GRPC_PORT = 8500
 DEFAULT_POLL_INTERVAL_S = 1.0
+# TF Serving's --model_config_file_poll_wait_seconds defaults to 0 (read once); so does ours.
+DEFAULT_CONFIG_POLL_S = 0.0
 # A JSON batch of 1,000 images is about 4 MB; an upload is a photo of a few MB.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 1000
@@ -19,16 +27,14 @@ DEFAULT_MAX_BATCH_SIZE = 1000
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 
 
-class ConfigError(ValueError):
-  """A setting or argument of `serve` or `predict` (a port, a model dir, an image file, a label)
-  cannot be used; the message names it and says why."""
-
-
 @dataclasses.dataclass(frozen=True)
 class ServingConfig:
-  """Everything `fashion-pipeline serve` needs to know."""
-  model_dir: Path
-  model_name: str = DEFAULT_MODEL_NAME
+  """Everything `fashion-pipeline serve` needs to know. `models` is what the command line or the
+  model config file said at start; with a config file, the server re-reads it every
+  config_poll_s seconds (0: never)."""
+  models: Tuple[ModelSpec, ...]
+  model_config_file: Optional[Path] = None
+  config_poll_s: float = DEFAULT_CONFIG_POLL_S
   host: str = DEFAULT_HOST
   rest_port: int = DEFAULT_REST_PORT
   grpc_port: int = DEFAULT_GRPC_PORT
@@ -36,12 +42,9 @@ class ServingConfig:
   max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
   max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
   shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
+  batching_parameters: Optional[batching.BatchingParameters] = None  # None: batching off
 
   def __post_init__(self):
-    if not self.model_dir.is_dir():
-      raise ConfigError(f'model dir {self.model_dir} is not a directory')
-    if not self.model_name or any(c in self.model_name for c in '/:'):
-      raise ConfigError(f'model name must be non-empty without "/" or ":", not {self.model_name!r}')
     for name in ('rest_port', 'grpc_port'):
       if not 0 <= getattr(self, name) <= 65535:
         raise ConfigError(f'{name.replace("_", " ")} must be 0-65535, not {getattr(self, name)}')
@@ -49,12 +52,39 @@ class ServingConfig:
       raise ConfigError(f'REST and gRPC ports must differ (both {self.rest_port})')
     if self.poll_interval_s <= 0:
       raise ConfigError(f'poll interval must be positive, not {self.poll_interval_s}')
+    if self.config_poll_s < 0:
+      raise ConfigError(f'model config file poll wait must be 0 or more, not {self.config_poll_s}')
     if self.max_body_bytes < 1024:
       raise ConfigError(f'max body bytes must be at least 1024, not {self.max_body_bytes}')
     if self.max_batch_size < 1:
       raise ConfigError(f'max batch size must be at least 1, not {self.max_batch_size}')
 
 
-def build(model_dir: Path, **settings) -> ServingConfig:
-  """Builds the configuration with an absolute model dir; other settings keep their defaults."""
-  return ServingConfig(model_dir=Path(model_dir).expanduser().absolute(), **settings)
+def build(model_dir: Optional[Path] = None, model_name: str = DEFAULT_MODEL_NAME,
+          version_policy: str = model_config.DEFAULT_VERSION_POLICY,
+          model_config_file: Optional[Path] = None, enable_batching: bool = False,
+          batching_parameters_file: Optional[Path] = None, **settings) -> ServingConfig:
+  """Builds the configuration: one model from model_dir/model_name/version_policy, or the models
+  of a model config file (TF Serving's --model_base_path or --model_config_file: one of them)."""
+  if (model_dir is None) == (model_config_file is None):
+    raise ConfigError('give either --model-dir or --model-config-file')
+  if model_config_file is not None:
+    model_config_file = Path(model_config_file).expanduser().absolute()
+    models = model_config.read(model_config_file)
+  else:
+    model_config.check_model_name(model_name)
+    models = (ModelSpec(model_name, Path(model_dir).expanduser().absolute(),
+                        model_config.parse_policy(version_policy)),)
+  for spec in models:
+    if not spec.base_path.is_dir():
+      raise ConfigError(f'model "{spec.name}": base path {spec.base_path} is not a directory')
+    model_config.check_labels(spec, str(model_config_file or spec.base_path))
+  if batching_parameters_file is not None and not enable_batching:
+    raise ConfigError('--batching-parameters-file needs --enable-batching')
+  parameters = None
+  if enable_batching:
+    parameters = (batching.read_parameters(Path(batching_parameters_file))
+                  if batching_parameters_file else batching.BatchingParameters())
+  return ServingConfig(models=models, model_config_file=model_config_file,
+                       batching_parameters=parameters,
+                       **settings)

@@ -1,13 +1,14 @@
 """Checking a predict request's tensors against a signature, and running it (for REST and gRPC).
 
 In: a signature's concrete function and the request's inputs as numpy arrays (the front ends turn
-JSON or TensorProtos into arrays). Out: the signature's outputs as numpy arrays, or a ServingError
-whose message says what was wrong; each front end maps its class to an HTTP status and a gRPC code.
+JSON or TensorProtos into arrays). Out: the signature's outputs as numpy arrays, or
+errors.InvalidArgument
+whose message says what was wrong.
 Checks beyond the signature's dtypes and shapes are this model's contract (fashion_mnist.features):
 pixel values are finite numbers in 0-255, and a tf.Example holds exactly 784 of them.
 """
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -16,28 +17,7 @@ from tensorflow.core.example import example_pb2
 
 from fashion_mnist import examples
 from fashion_mnist import features
-
-
-class ServingError(Exception):
-  """A request the server cannot answer; the message is for the client."""
-  http_status = 500
-  grpc_code = 'INTERNAL'  # a grpc.StatusCode name (this module does not import grpc)
-
-
-class InvalidArgument(ServingError):
-  http_status = 400
-  grpc_code = 'INVALID_ARGUMENT'
-
-
-class NotFound(ServingError):
-  http_status = 404
-  grpc_code = 'NOT_FOUND'
-
-
-def servable_not_found(name: str, version: Optional[int]) -> NotFound:
-  """TF Serving's message for an unknown model or version."""
-  wanted = f'Latest({name})' if version is None else f'Specific({name}, {version})'
-  return NotFound(f'Servable not found for request: {wanted}')
+from serving.errors import InvalidArgument
 
 
 def images_to_examples(images: np.ndarray) -> np.ndarray:
@@ -110,11 +90,16 @@ def check_inputs(input_specs: Mapping[str, tf.TensorSpec], inputs: Mapping[str, 
       _VALUE_CHECKS[name](name, array)
 
 
-def run(function, inputs: Mapping[str, np.ndarray], max_batch_size: int) -> Dict[str, np.ndarray]:
-  """Checks the inputs (check_inputs) and calls the signature's concrete function."""
-  check_inputs(function.structured_input_signature[1], inputs, max_batch_size)
+def call(function, inputs: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  """Calls a signature's concrete function on inputs already checked (check_inputs)."""
   try:
     outputs = function(**{name: tf.constant(array) for name, array in inputs.items()})
   except (tf.errors.InvalidArgumentError, ValueError) as e:
     raise InvalidArgument(getattr(e, 'message', str(e))) from e
   return {name: tensor.numpy() for name, tensor in outputs.items()}
+
+
+def run(function, inputs: Mapping[str, np.ndarray], max_batch_size: int) -> Dict[str, np.ndarray]:
+  """Checks the inputs (check_inputs) and calls the signature's concrete function."""
+  check_inputs(function.structured_input_signature[1], inputs, max_batch_size)
+  return call(function, inputs)

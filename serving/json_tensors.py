@@ -7,7 +7,7 @@ signature name, the format, and one array per input, typed by the signature. Res
 request: row -> `{"predictions": [...]}` (per example: the value, or an object of the outputs when
 there are several), columnar -> `{"outputs": ...}`; string outputs whose name ends in `_bytes` go
 out as `{"b64": ...}`, float32 as the shortest decimal that reads back as the same float32.
-Mistakes raise inference.InvalidArgument with a message that says what was wrong.
+Mistakes raise errors.InvalidArgument with a message that says what was wrong.
 """
 
 import base64
@@ -19,7 +19,7 @@ from typing import Any, Dict, Mapping
 import numpy as np
 import orjson
 
-from serving.inference import InvalidArgument
+from serving.errors import InvalidArgument
 
 SIGNATURE_KEY = 'signature_name'
 INSTANCES_KEY = 'instances'  # row format

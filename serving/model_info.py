@@ -1,9 +1,9 @@
 """Finding the version a request asks for, and the status and metadata answers, as TF Serving's
 protos (what gRPC sends) and as the JSON its REST API prints from them.
 
-In: a versions.Snapshot, the served model's name and the request's model name and version (None:
-the latest). Out: a LoadedVersion, GetModelStatusResponse or GetModelMetadataResponse, or
-inference.NotFound with TF Serving's wording.
+In: a models.ModelManager and the request's model name, version and label (neither: the latest).
+Out: a LoadedVersion, GetModelStatusResponse or GetModelMetadataResponse, or errors.NotFound /
+InvalidArgument with TF Serving's wording (an unknown label is INVALID_ARGUMENT there).
 """
 
 from typing import Optional
@@ -12,38 +12,50 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 from fashion_mnist import stack
-from serving import inference
+from serving import errors
 from serving import versions
 
 SIGNATURE_DEF_FIELD = 'signature_def'  # the one metadata field TF Serving knows
-_ERROR_CODES = {versions.END: 'UNKNOWN'}  # tensorflow.error.Code names; the rest are OK
 
 
-def find(snapshot: versions.Snapshot, model_name: str, name: str,
-         version: Optional[int]) -> versions.LoadedVersion:
-  """The loaded version a request names (the latest if version is None), or NotFound."""
-  loaded = None
-  if name == model_name:
-    loaded = snapshot.latest if version is None else snapshot.loaded.get(version)
+def resolve(snapshot: versions.Snapshot, version: Optional[int],
+            label: Optional[str]) -> Optional[int]:
+  """The version number a label names (or the version as given)."""
+  if label is None:
+    return version
+  if label not in snapshot.labels:
+    raise errors.InvalidArgument(f'Unrecognized servable version label: {label}')
+  return snapshot.labels[label]
+
+
+def find(models, name: str, version: Optional[int] = None,
+         label: Optional[str] = None) -> versions.LoadedVersion:
+  """The loaded version a request names (the latest if neither version nor label), or NotFound."""
+  snapshot = models.snapshot(name, version)
+  version = resolve(snapshot, version, label)
+  loaded = snapshot.latest if version is None else snapshot.loaded.get(version)
   if loaded is None:
-    raise inference.servable_not_found(name, version)
+    raise errors.servable_not_found(name, version)
   return loaded
 
 
-def status(snapshot: versions.Snapshot, model_name: str, name: str,
-           version: Optional[int]) -> get_model_status_pb2.GetModelStatusResponse:
+def status(models, name: str, version: Optional[int] = None,
+           label: Optional[str] = None) -> get_model_status_pb2.GetModelStatusResponse:
   """Every version's state (or one version's), newest first."""
-  if name != model_name:
-    raise inference.NotFound(f'Could not find any versions of model {name}')
+  try:
+    snapshot = models.snapshot(name)
+  except errors.NotFound:
+    raise errors.NotFound(f'Could not find any versions of model {name}') from None
+  version = resolve(snapshot, version, label)
   statuses = [s for s in snapshot.statuses if version is None or s.version == version]
   if not statuses:
-    raise inference.NotFound(f'Could not find version {version} of model {name}' if version
+    raise errors.NotFound(f'Could not find version {version} of model {name}' if version
                              is not None else f'Could not find any versions of model {name}')
   response = get_model_status_pb2.GetModelStatusResponse()
   for s in statuses:
     entry = response.model_version_status.add(
         version=s.version, state=get_model_status_pb2.ModelVersionStatus.State.Value(s.state))
-    entry.status.error_code = _ERROR_CODES.get(s.state, 'OK')
+    entry.status.error_code = 'UNKNOWN' if s.error else 'OK'  # tensorflow.error.Code names
     entry.status.error_message = s.error
   return response
 

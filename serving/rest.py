@@ -1,16 +1,20 @@
 """TF Serving's REST API (and an image upload for people), as a Starlette ASGI app.
 
-In: a ServingConfig and a VersionRegistry. Out: `create_app`, serving
-  GET  /v1/models/{name}[/versions/{v}]            model_version_status
-  GET  /v1/models/{name}[/versions/{v}]/metadata   signature definitions
-  POST /v1/models/{name}[/versions/{v}]:predict    row ("instances") or columnar ("inputs") JSON
-  POST /v1/models/{name}[/versions/{v}]:predict_image   a PNG or JPEG (raw body or a multipart
-       file; `?invert=true` for a dark item on a light background): class and probabilities
-Errors are `{"error": "..."}`: 400 bad request, 404 unknown model, version, signature or path,
-413 body over --max-body-bytes. Predictions carry an `X-Model-Version` header (TF Serving's JSON
-has no version in it). Every request is logged on one line with its status and latency.
+In: a ServingConfig, a models.ModelManager and the server's Metrics. Out: `create_app`, serving
+(where [V] is nothing, `/versions/{v}` or `/labels/{label}`)
+  GET  /v1/models/{name}[V]            model_version_status
+  GET  /v1/models/{name}[V]/metadata   signature definitions
+  POST /v1/models/{name}[V]:predict    row ("instances") or columnar ("inputs") JSON
+  POST /v1/models/{name}[V]:predict_image   a PNG or JPEG (raw body or a multipart file;
+       `?invert=true` for a dark item on a light background): class and probabilities
+  GET  /monitoring/prometheus/metrics  the metrics, in Prometheus text format
+Errors are `{"error": "..."}`: 400 bad request (an unknown signature or label too, as in TF
+Serving), 404 unknown model, version or path, 413 body over --max-body-bytes, 429 batching queue
+full. Predictions carry an `X-Model-Version` header (TF Serving's JSON has no version in it).
+Every request is logged on one line with its status and latency, and counted in the metrics.
 """
 
+import functools
 import logging
 import time
 
@@ -27,12 +31,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fashion_mnist import features
+from serving import errors
 from serving import images
-from serving import inference
 from serving import json_tensors
+from serving import metrics
 from serving import model_info
 from serving.config import ServingConfig
-from serving.versions import VersionRegistry
+from serving.models import ModelManager
 
 logger = logging.getLogger(__name__)
 
@@ -62,26 +67,63 @@ def _numpy_dtype(spec: tf.TensorSpec):
   return object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
 
 
-class _Api:
-  """The route handlers, over one config and registry."""
+def _counted(api: str):
+  """Wraps a handler: counts the request in the metrics, with the version and signature the
+  handler found (request.state) and the status as a gRPC code name, as TF Serving counts it."""
 
-  def __init__(self, config: ServingConfig, registry: VersionRegistry):
+  def decorate(handler):
+    @functools.wraps(handler)
+    async def wrapper(self, request: Request) -> Response:
+      start = time.perf_counter()
+      request.state.version = request.path_params.get('version')
+      request.state.signature = ''
+      status = 'OK'
+      try:
+        return await handler(self, request)
+      except errors.ServingError as e:
+        status = e.grpc_code
+        raise
+      except Exception:
+        status = 'INTERNAL'
+        raise
+      finally:
+        self._metrics.request(request.path_params['name'], request.state.version,
+                              request.state.signature, api, metrics.REST, status,
+                              time.perf_counter() - start)
+    return wrapper
+  return decorate
+
+
+class _Api:
+  """The route handlers, over one config, model manager and metrics."""
+
+  def __init__(self, config: ServingConfig, models: ModelManager, server_metrics: metrics.Metrics):
     self._config = config
-    self._registry = registry
+    self._models = models
+    self._metrics = server_metrics
 
   def _find(self, request: Request):
-    return model_info.find(self._registry.snapshot(), self._config.model_name,
-                           request.path_params['name'], request.path_params.get('version'))
+    loaded = model_info.find(self._models, request.path_params['name'],
+                             request.path_params.get('version'), request.path_params.get('label'))
+    request.state.version = loaded.version
+    return loaded
 
+  @_counted('status')
   async def status(self, request: Request) -> Response:
-    response = model_info.status(self._registry.snapshot(), self._config.model_name,
-                                 request.path_params['name'], request.path_params.get('version'))
+    response = model_info.status(self._models, request.path_params['name'],
+                                 request.path_params.get('version'),
+                                 request.path_params.get('label'))
     return JSONResponse(model_info.to_json(response))
 
+  @_counted('metadata')
   async def metadata(self, request: Request) -> Response:
     response = model_info.metadata(self._find(request), request.path_params['name'])
     return JSONResponse(model_info.metadata_json(response))
 
+  async def prometheus(self, _: Request) -> Response:
+    return Response(self._metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+  @_counted('predict')
   async def predict(self, request: Request) -> Response:
     loaded = self._find(request)
     body = await request.body()
@@ -89,6 +131,7 @@ class _Api:
     def answer() -> bytes:  # parsing and formatting big batches is CPU work too: off the loop
       parsed = json_tensors.parse_predict_body(body)
       name = parsed.signature_name or tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+      request.state.signature = name
       specs = loaded.signature(name).structured_input_signature[1]
       inputs = json_tensors.to_input_arrays(
           parsed, {key: _numpy_dtype(spec) for key, spec in specs.items()})
@@ -98,8 +141,10 @@ class _Api:
     return Response(await run_in_threadpool(answer), media_type='application/json',
                     headers={VERSION_HEADER: str(loaded.version)})
 
+  @_counted('predict_image')
   async def predict_image(self, request: Request) -> Response:
     loaded = self._find(request)
+    request.state.signature = features.IMAGES_SIGNATURE
     data = await _uploaded_bytes(request)
     invert = request.query_params.get('invert', '').lower() in _TRUE
 
@@ -107,7 +152,7 @@ class _Api:
       try:
         image = images.decode(data, invert=invert)
       except images.ImageError as e:
-        raise inference.InvalidArgument(str(e)) from e
+        raise errors.InvalidArgument(str(e)) from e
       outputs = loaded.predict(features.IMAGES_SIGNATURE,
                                {features.IMAGES_INPUT_KEY: image[None]}, max_batch_size=1)
       probabilities = outputs[features.PROBABILITIES_KEY][0]
@@ -129,7 +174,7 @@ async def _uploaded_bytes(request: Request) -> bytes:
   form = await request.form(max_files=1)
   uploads = [value for value in form.values() if isinstance(value, UploadFile)]
   if not uploads:
-    raise inference.InvalidArgument('the multipart form has no file: send the image as a file '
+    raise errors.InvalidArgument('the multipart form has no file: send the image as a file '
                                     'field (curl -F image=@FILE) or as the raw body')
   return await uploads[0].read()
 
@@ -204,7 +249,7 @@ class _RequestLog:
                   (time.perf_counter() - start) * 1000)
 
 
-async def _serving_error(_: Request, exc: inference.ServingError) -> Response:
+async def _serving_error(_: Request, exc: errors.ServingError) -> Response:
   return _error(exc.http_status, str(exc))
 
 
@@ -214,11 +259,13 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
   return _error(exc.status_code, message.get(exc.status_code, str(exc.detail)))
 
 
-def create_app(config: ServingConfig, registry: VersionRegistry) -> Starlette:
+def create_app(config: ServingConfig, models: ModelManager,
+               server_metrics: metrics.Metrics) -> Starlette:
   """The ASGI app (see the module docstring)."""
-  api = _Api(config, registry)
-  routes = []
-  for prefix in ('/v1/models/{name:model}', '/v1/models/{name:model}/versions/{version:int}'):
+  api = _Api(config, models, server_metrics)
+  routes = [Route(metrics.PATH, api.prometheus, methods=['GET'])]
+  for prefix in ('/v1/models/{name:model}', '/v1/models/{name:model}/versions/{version:int}',
+                 '/v1/models/{name:model}/labels/{label:model}'):
     routes += [
         Route(prefix, api.status, methods=['GET']),
         Route(prefix + '/metadata', api.metadata, methods=['GET']),
@@ -228,4 +275,4 @@ def create_app(config: ServingConfig, registry: VersionRegistry) -> Starlette:
   return Starlette(
       routes=routes,
       middleware=[Middleware(_RequestLog), Middleware(_BodyLimit, max_bytes=config.max_body_bytes)],
-      exception_handlers={inference.ServingError: _serving_error, HTTPException: _http_error})
+      exception_handlers={errors.ServingError: _serving_error, HTTPException: _http_error})

@@ -2,9 +2,10 @@
 
 In: a ServingConfig. Out: runs until SIGTERM or SIGINT, then stops taking requests on both
 protocols at once, lets those in flight finish (up to config.shutdown_grace_s), stops polling and
-returns 0 (1 if a port cannot be had). The newest loadable version is loaded before the ports
-open; the other versions follow in the background, and new ones as they appear
-(versions.VersionRegistry).
+returns 0 (1 if a port cannot be had). Each model's newest loadable version is loaded before the
+ports open; the other versions follow in the background, and new ones as they appear
+(models.ModelManager, versions.VersionRegistry). With batching on, every predict request goes
+through one batching.Batcher.
 """
 
 import logging
@@ -12,10 +13,14 @@ import signal
 
 import uvicorn
 
+from serving import batching
 from serving import grpc_service
+from serving import inference
 from serving import rest
+from serving import versions
 from serving.config import ServingConfig
-from serving.versions import VersionRegistry
+from serving.metrics import Metrics
+from serving.models import ModelManager
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +48,35 @@ class _RestServer(uvicorn.Server):
     super().handle_exit(sig, frame)
 
 
+def _runner(config: ServingConfig, metrics: Metrics):
+  """How a checked request is run: directly, or merged with others by a Batcher; either way the
+  model call's size goes into the batch-size metric. Returns the runner and the batcher."""
+  if config.batching_parameters is None:
+    def run_directly(loaded, signature_name, function, inputs):
+      outputs = versions.run_directly(loaded, signature_name, function, inputs)
+      metrics.batch(loaded.model_name, loaded.version, signature_name,
+                    len(next(iter(inputs.values()))))
+      return outputs
+    return run_directly, None
+
+  batcher = batching.Batcher(config.batching_parameters,
+                             on_batch=lambda key, size: metrics.batch(*key, size))
+
+  def run_batched(loaded, signature_name, function, inputs):
+    return batcher.run((loaded.model_name, loaded.version, signature_name),
+                       lambda merged: inference.call(function, merged), inputs)
+  return run_batched, batcher
+
+
 def serve(config: ServingConfig) -> int:
   """Serves until stopped (see the module docstring); returns the exit code."""
   logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s',
                       force=True)
   for sig in _STOP_SIGNALS:
     signal.signal(sig, _raise_stop)
-  registry = VersionRegistry(config.model_dir, config.poll_interval_s)
+  metrics = Metrics()
+  runner, batcher = _runner(config, metrics)
+  models = ModelManager(config, metrics, runner)
   grpc_server = None
   stopped_grpc = []
 
@@ -58,13 +85,19 @@ def serve(config: ServingConfig) -> int:
       stopped_grpc.append(grpc_server.stop(config.shutdown_grace_s))
 
   try:
-    logger.info('serving model "%s" from %s', config.model_name, config.model_dir)
-    registry.start()
-    if registry.snapshot().latest is None:
-      logger.warning('no loadable version in %s yet: waiting for one', config.model_dir)
-    grpc_server = grpc_service.start(config, registry)
+    for spec in config.models:
+      logger.info('serving model "%s" from %s (version policy %s)', spec.name, spec.base_path,
+                  spec.policy.text())
+    if config.batching_parameters:
+      logger.info('batching: %s', config.batching_parameters)
+    models.start()
+    for spec in config.models:
+      if models.snapshot(spec.name).latest is None:
+        logger.warning('model %s: no loadable version in %s yet: waiting for one', spec.name,
+                       spec.base_path)
+    grpc_server = grpc_service.start(config, models, metrics)
     rest_server = _RestServer(
-        uvicorn.Config(rest.create_app(config, registry), host=config.host,
+        uvicorn.Config(rest.create_app(config, models, metrics), host=config.host,
                        port=config.rest_port, log_config=None, access_log=False,
                        timeout_graceful_shutdown=int(config.shutdown_grace_s)),
         on_stop=stop_grpc)
@@ -78,6 +111,8 @@ def serve(config: ServingConfig) -> int:
     stop_grpc()
     if stopped_grpc:
       stopped_grpc[0].wait()
-    registry.stop()
+    models.stop()
+    if batcher is not None:
+      batcher.stop()
   logger.info('stopped')
   return 0

@@ -1,50 +1,52 @@
-"""The versions of a model in a serving dir (TF Serving's layout): found, loaded, hot-swapped.
+"""The versions of one model in its serving dir (TF Serving's layout): chosen by the version
+policy, loaded, warmed up, hot-swapped, unloaded; and its version labels.
 
-In: a serving dir whose integer-named subfolders are SavedModels; other names (such as the pusher's
-`.123.incomplete` staging folders) are ignored. Out: a VersionRegistry whose `snapshot()` is an
-immutable view of every loaded version and every version's state. A poll thread loads new versions
-beside the old ones (newest first) and drops removed ones, each time by replacing the whole
-snapshot at once: a request holds the snapshot it started with, so a switch can neither fail it
-nor show it a half-loaded model. A version that fails to load (or to answer a warm-up request) is
-logged and kept out; the versions already loaded go on serving, and it is retried only when its
-files change.
+In: a ModelSpec (serving dir, version policy, labels) whose integer-named subfolders are
+SavedModels; other names (such as the pusher's `.123.incomplete` staging folders) are ignored.
+Out: a VersionRegistry whose `snapshot()` is an immutable view of the loaded versions, every
+version's state and the labels. Each `poll()` loads the versions the policy wants beside the ones
+serving (newest first), replays each one's warm-up requests (warmup.py), and only then publishes
+a new snapshot without the versions the policy no longer wants: a request holds the snapshot it
+started with, so a switch can neither fail it nor show it a half-loaded model, and the memory
+held is that of the policy's versions. A version that fails to load (or to warm up) is logged and
+kept out, and never replaces a working one: for each wanted version that is not loaded, the
+newest loaded version the policy dropped stays. It is retried only when its files change. A label
+moves only to a loaded version; until then it keeps naming the old one (TF Serving refuses a
+label on a version that is not AVAILABLE).
 """
 
 import dataclasses
+import gc
 import logging
 import os
-import re
 import threading
+import time
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from fashion_mnist import features
+from serving import errors
 from serving import inference
+from serving import warmup
+from serving.metrics import Metrics
+from serving.model_config import ModelSpec, list_versions
 
 logger = logging.getLogger(__name__)
 
-_VERSION_NAME = re.compile(r'[0-9]+')
 _SERVE_TAG = 'serve'
 
 # States as TF Serving's GetModelStatus names them.
 LOADING = 'LOADING'
 AVAILABLE = 'AVAILABLE'
-END = 'END'  # failed to load
+END = 'END'  # unloaded, or failed to load (with an error)
 
-
-def list_versions(model_dir: Path) -> Dict[int, Path]:
-  """The version folders under model_dir, by version number; {} if model_dir is missing."""
-  try:
-    names = os.listdir(model_dir)
-  except FileNotFoundError:
-    return {}
-  return {int(name): model_dir / name for name in names
-          if _VERSION_NAME.fullmatch(name) and (model_dir / name).is_dir()}
+# Runs a checked request: (LoadedVersion, signature name, function, inputs) -> outputs. Directly,
+# or through the batcher.
+Runner = Callable[['LoadedVersion', str, object, Mapping[str, np.ndarray]], Dict[str, np.ndarray]]
 
 
 def resolve_model_path(path: Path) -> Path:
@@ -66,54 +68,53 @@ def _fingerprint(path: Path) -> Tuple:
       for name, stat in ((name, os.stat(os.path.join(root, name))) for name in names)))
 
 
-def _warmup_inputs(input_specs: Mapping[str, tf.TensorSpec]) -> Optional[Dict[str, np.ndarray]]:
-  """One blank image per input this project's signatures take; None for unknown signatures."""
-  blank = np.zeros((1, *features.IMAGE_SHAPE), np.float32)
-  known = {features.IMAGES_INPUT_KEY: blank,
-           features.EXAMPLES_INPUT_KEY: inference.images_to_examples(blank)}
-  if not set(input_specs) <= set(known):
-    return None
-  return {name: known[name] for name in input_specs}
-
-
 @dataclasses.dataclass(frozen=True)
 class LoadedVersion:
   """One loaded version: its callable signatures and their SignatureDefs (for metadata)."""
+  model_name: str
   version: int
   path: Path
   signatures: Mapping[str, tf.types.experimental.ConcreteFunction]
   signature_defs: get_model_metadata_pb2.SignatureDefMap
   model: object  # the loaded SavedModel, which owns the signatures' variables
+  runner: Runner
 
   def signature(self, name: str):
-    """The concrete function for a signature name, or NotFound."""
+    """The concrete function for a signature name, or InvalidArgument (as TF Serving)."""
     if name not in self.signatures:
-      raise inference.NotFound(f'Serving signature name: "{name}" not found in signature def '
-                               f'(this model has {", ".join(sorted(self.signatures))})')
+      raise errors.InvalidArgument(
+          f'Serving signature name: "{name}" not found in signature def (this model has '
+          f'{", ".join(sorted(self.signatures))})')
     return self.signatures[name]
 
   def predict(self, signature_name: str, inputs: Mapping[str, np.ndarray],
               max_batch_size: int) -> Dict[str, np.ndarray]:
     """Checks the inputs against the signature and runs it; outputs as numpy arrays."""
-    return inference.run(self.signature(signature_name), inputs, max_batch_size)
+    function = self.signature(signature_name)
+    inference.check_inputs(function.structured_input_signature[1], inputs, max_batch_size)
+    return self.runner(self, signature_name, function, inputs)
 
 
-def load_version(version: int, path: Path) -> LoadedVersion:
-  """Loads a SavedModel and answers a warm-up request on each signature, so that a version that
-  loads but cannot serve is refused before it is switched in."""
+def run_directly(loaded: LoadedVersion, _signature_name: str, function,
+                 inputs: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  return inference.call(function, inputs)
+
+
+def load_version(model_name: str, version: int, path: Path, runner: Runner) -> LoadedVersion:
+  """Loads a SavedModel and replays its warm-up requests (directly, not batched), so that a
+  version that loads but cannot serve is refused before it is switched in."""
   model = tf.saved_model.load(str(path), tags=[_SERVE_TAG])
   saved_model = saved_model_pb2.SavedModel.FromString((path / 'saved_model.pb').read_bytes())
   meta_graph = next(graph for graph in saved_model.meta_graphs
                     if _SERVE_TAG in graph.meta_info_def.tags)
   loaded = LoadedVersion(
-      version=version, path=path, signatures=dict(model.signatures), model=model,
+      model_name=model_name, version=version, path=path, signatures=dict(model.signatures),
+      model=model, runner=run_directly,
       signature_defs=get_model_metadata_pb2.SignatureDefMap(
           signature_def=meta_graph.signature_def))
-  for name, function in loaded.signatures.items():
-    warmup = _warmup_inputs(function.structured_input_signature[1])
-    if warmup is not None:
-      loaded.predict(name, warmup, max_batch_size=1)
-  return loaded
+  for signature_name, inputs in warmup.read(path):
+    loaded.predict(signature_name, inputs, max_batch_size=len(next(iter(inputs.values()))))
+  return dataclasses.replace(loaded, runner=runner)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,9 +126,10 @@ class VersionStatus:
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
-  """What the server serves at one moment: never changed, only replaced."""
+  """What the server serves of one model at one moment: never changed, only replaced."""
   loaded: Mapping[int, LoadedVersion]
   statuses: Tuple[VersionStatus, ...]  # newest first
+  labels: Mapping[str, int]
 
   @property
   def latest(self) -> Optional[LoadedVersion]:
@@ -135,67 +137,109 @@ class Snapshot:
 
 
 class VersionRegistry:
-  """Polls a serving dir and keeps a Snapshot of its loaded versions (see the module docstring)."""
+  """Keeps a Snapshot of one model's versions (see the module docstring); `poll()` is called by
+  models.ModelManager, from one thread."""
 
-  def __init__(self, model_dir: Path, poll_interval_s: float):
-    self._model_dir = model_dir
-    self._poll_interval_s = poll_interval_s
-    self._snapshot = Snapshot({}, ())
+  def __init__(self, spec: ModelSpec, metrics: Metrics, runner: Runner):
+    self._spec = spec
+    self._metrics = metrics
+    self._runner = runner
+    self._snapshot = Snapshot({}, (), {})
     self._failed: Dict[int, Tuple[Tuple, str]] = {}  # version: (fingerprint, error)
-    self._stopping = threading.Event()
-    self._thread = threading.Thread(target=self._poll_loop, name='version-poller', daemon=True)
+    self._unloaded = set()  # versions once loaded, dropped by the policy, still on disk
+    self._label_warnings = set()
+
+  @property
+  def spec(self) -> ModelSpec:
+    return self._spec
+
+  def set_spec(self, spec: ModelSpec) -> None:
+    """A new policy or new labels, from a changed config file: applied by the next poll."""
+    self._spec = spec
 
   def snapshot(self) -> Snapshot:
     return self._snapshot  # one reference read: atomic
 
-  def start(self) -> None:
-    """Loads the newest loadable version now, then polls in the background for the rest."""
-    self.poll(max_loads=1)
-    self._thread.start()
-
-  def stop(self) -> None:
-    self._stopping.set()
-    if self._thread.is_alive():
-      self._thread.join()
-
-  def _poll_loop(self) -> None:
-    while not self._stopping.wait(self._poll_interval_s):
-      try:
-        self.poll()
-      except Exception:  # pylint: disable=broad-except  (keep polling whatever happened)
-        logger.exception('polling %s failed', self._model_dir)
-
-  def poll(self, max_loads: Optional[int] = None) -> None:
-    """One look at the serving dir: drops removed versions, loads new ones newest first."""
-    on_disk = list_versions(self._model_dir)
+  def poll(self, stopping: threading.Event, max_loads: Optional[int] = None) -> None:
+    """One look at the serving dir: loads the policy's new versions newest first, then drops
+    the versions it no longer wants (see the module docstring)."""
+    on_disk = list_versions(self._spec.base_path)
+    wanted = self._spec.policy.select(on_disk)
     loaded = {v: lv for v, lv in self._snapshot.loaded.items() if v in on_disk}
     for version in set(self._snapshot.loaded) - set(loaded):
-      logger.info('version %d was removed from %s: unloaded', version, self._model_dir)
-    self._failed = {v: failure for v, failure in self._failed.items() if v in on_disk}
-    self._publish(loaded, on_disk)
+      logger.info('model %s: version %d was removed from %s: unloaded', self._spec.name, version,
+                  self._spec.base_path)
+    self._failed = {v: failure for v, failure in self._failed.items() if v in wanted}
+    self._publish(loaded, on_disk, wanted)
     loads = 0
-    for version in sorted(set(on_disk) - set(loaded), reverse=True):
-      if self._stopping.is_set() or (max_loads is not None and loads >= max_loads):
-        return
+    for version in sorted(wanted - set(loaded), reverse=True):
+      if stopping.is_set() or (max_loads is not None and loads >= max_loads):
+        break
       fingerprint = _fingerprint(on_disk[version])
       if version in self._failed and self._failed[version][0] == fingerprint:
         continue  # failed as it is now; retried when its files change
+      start = time.perf_counter()
       try:
-        loaded[version] = load_version(version, on_disk[version])
+        loaded[version] = load_version(self._spec.name, version, on_disk[version], self._runner)
       except Exception as e:  # pylint: disable=broad-except  (any failure keeps the old versions)
         message = f'{type(e).__name__}: {e}'.strip()
         self._failed[version] = (fingerprint, message)
-        logger.error('version %d in %s failed to load; still serving %s: %s', version,
-                     self._model_dir, sorted(loaded, reverse=True) or 'nothing', message)
+        self._metrics.load_failed(self._spec.name, version)
+        logger.error('model %s: version %d in %s failed to load; still serving %s: %s',
+                     self._spec.name, version, self._spec.base_path,
+                     sorted(loaded, reverse=True) or 'nothing', message)
       else:
         loads += 1
         self._failed.pop(version, None)
-        logger.info('version %d loaded from %s', version, on_disk[version])
-      self._publish(loaded, on_disk)
+        self._unloaded.discard(version)
+        self._metrics.loaded(self._spec.name, version, time.perf_counter() - start)
+        logger.info('model %s: version %d loaded from %s', self._spec.name, version,
+                    on_disk[version])
+      self._publish(loaded, on_disk, wanted)
 
-  def _publish(self, loaded: Dict[int, LoadedVersion], on_disk: Mapping[int, Path]) -> None:
+  def _serving(self, loaded: Dict[int, LoadedVersion], wanted) -> Dict[int, LoadedVersion]:
+    """The wanted loaded versions, and for each wanted one not loaded (loading or failed) the
+    newest other loaded version: availability is never lost to a version that is not ready."""
+    serving = {v: lv for v, lv in loaded.items() if v in wanted}
+    missing = len(wanted) - len(serving)
+    for version in sorted(set(loaded) - set(serving), reverse=True)[:max(missing, 0)]:
+      serving[version] = loaded[version]
+    return serving
+
+  def _labels(self, serving: Mapping[int, LoadedVersion]) -> Dict[str, int]:
+    labels = {}
+    for label, version in self._spec.labels.items():
+      if version in serving:
+        labels[label] = version
+        self._label_warnings.discard((label, version))
+        continue
+      if label in self._snapshot.labels:
+        labels[label] = self._snapshot.labels[label]
+      if (label, version) not in self._label_warnings:
+        self._label_warnings.add((label, version))
+        logger.warning('model %s: label "%s" names version %d, which is not loaded: the label '
+                       'stays at %s until it is', self._spec.name, label, version,
+                       labels.get(label, 'nothing'))
+    return labels
+
+  def _publish(self, loaded: Dict[int, LoadedVersion], on_disk: Mapping[int, Path],
+               wanted) -> None:
+    serving = self._serving(loaded, wanted)
+    dropped = set(loaded) - set(serving)
+    for version in dropped:
+      logger.info('model %s: version %d unloaded (version policy %s)', self._spec.name, version,
+                  self._spec.policy.text())
+      del loaded[version]
+      self._unloaded.add(version)
+    self._unloaded &= set(on_disk)
+    shown = (wanted | set(serving) | self._unloaded) & set(on_disk)
     statuses = tuple(
-        VersionStatus(v, AVAILABLE) if v in loaded else
+        VersionStatus(v, AVAILABLE) if v in serving else
         VersionStatus(v, END, self._failed[v][1]) if v in self._failed else
-        VersionStatus(v, LOADING) for v in sorted(on_disk, reverse=True))
-    self._snapshot = Snapshot(dict(loaded), statuses)
+        VersionStatus(v, END) if v in self._unloaded else
+        VersionStatus(v, LOADING) for v in sorted(shown, reverse=True))
+    self._snapshot = Snapshot(dict(serving), statuses, self._labels(serving))
+    if dropped:
+      # A loaded SavedModel's functions and variables are held in reference cycles: without a
+      # collection an unloaded version's memory stays until the collector happens to run.
+      gc.collect()

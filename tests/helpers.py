@@ -110,3 +110,15 @@ sys.stdout.buffer.write(pickle.dumps({k: v.numpy() for k, v in outputs.items()})
                           capture_output=True, check=False)
   assert result.returncode == 0, result.stderr.decode(errors='replace')[-3000:]
   return pickle.loads(result.stdout)
+
+
+def error_reading(read, path: Path, text: str, error=ValueError) -> str:
+  """Writes text to path and reads it with `read`, which must raise `error` naming the file;
+  returns the error's message."""
+  path.write_text(text)
+  try:
+    read(path)
+  except error as e:
+    assert str(path) in str(e), e
+    return str(e)
+  raise AssertionError(f'{read.__name__} read {text!r} without an error')

@@ -1,8 +1,15 @@
 """Publishing a model version: numbered, increasing, never visible half-written."""
 
 import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.example import example_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 
 from components import pusher
+from fashion_mnist import features
 
 
 def _model(tmp_path):
@@ -42,7 +49,6 @@ def test_a_push_killed_part_way_leaves_only_a_hidden_staging_dir_which_is_cleane
   assert sorted(os.listdir(serving)) == [os.path.basename(path)]
 
 
-
 def test_a_model_identical_to_the_newest_version_is_not_published_again(tmp_path):
   # As after a run killed between the rename and ML Metadata recording the push.
   serving = tmp_path / 'serving'
@@ -77,3 +83,19 @@ def test_only_the_newest_version_counts_as_already_pushed(tmp_path):
   third = pusher.publish(str(model), str(serving))
   assert int(os.path.basename(third)) > int(os.path.basename(first))
   assert pusher.model_digest(third) == pusher.model_digest(first)
+
+
+def test_each_pushed_version_has_tf_servings_warmup_requests_for_both_signatures(tmp_path):
+  path = Path(pusher.publish(str(_model(tmp_path)), str(tmp_path / 'serving')))
+  records = list(tf.data.TFRecordDataset(str(path / 'assets.extra' /
+                                             'tf_serving_warmup_requests')).as_numpy_iterator())
+  logs = [prediction_log_pb2.PredictionLog.FromString(record) for record in records]
+  requests = {log.predict_log.request.model_spec.signature_name: log.predict_log.request
+              for log in logs}
+  assert set(requests) == {features.EXAMPLES_SIGNATURE, features.IMAGES_SIGNATURE}
+  images = tf.make_ndarray(requests[features.IMAGES_SIGNATURE].inputs[features.IMAGES_INPUT_KEY])
+  assert images.shape == (1, *features.IMAGE_SHAPE) and images.dtype == np.float32
+  (example,) = tf.make_ndarray(
+      requests[features.EXAMPLES_SIGNATURE].inputs[features.EXAMPLES_INPUT_KEY])
+  pixels = example_pb2.Example.FromString(example).features.feature[features.IMAGE_KEY]
+  assert len(pixels.int64_list.value) == features.NUM_PIXELS

@@ -13,8 +13,10 @@ starting (the Trainer's lasts over ten seconds, even with few epochs).
 import collections
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import List
 
@@ -22,8 +24,9 @@ import pytest
 
 from components import pusher
 from helpers import cli_command, run_cli, write_dataset
-from pipeline import configs
 from mlmd import run_summary
+from pipeline import configs
+from serving import warmup
 
 pytestmark = pytest.mark.e2e
 
@@ -73,9 +76,16 @@ def _run_until_killed(component: str, args: List[str]) -> List[str]:
 
 
 def _model_digests(output_dir: Path) -> set:
-  """The digests of every model the Trainer finished (what the Pusher copies)."""
-  return {pusher.model_digest(str(path))
-          for path in (output_dir / 'pipeline_root/Trainer/model').glob('*/Format-Serving')}
+  """The digests of every model the Trainer finished, as the Pusher publishes it (with TF
+  Serving's warm-up file added)."""
+  digests = set()
+  for path in (output_dir / 'pipeline_root/Trainer/model').glob('*/Format-Serving'):
+    with tempfile.TemporaryDirectory() as tmp:
+      published = Path(tmp) / 'model'
+      shutil.copytree(path, published)
+      warmup.write(str(published))
+      digests.add(pusher.model_digest(str(published)))
+  return digests
 
 
 def _versions(output_dir: Path) -> List[Path]:

@@ -64,3 +64,10 @@ def test_a_first_model_has_no_baseline():
                               base_model_uri=None)
   text = found.format()
   assert ', no baseline, blessed' in text and 'warm-started' not in text
+
+
+def test_the_model_config_files_labels_are_shown_under_the_version():
+  lines = _lineage([]).format(['canary', 'stable']).splitlines()
+  assert lines[:2] == ['Model version 1767261690: /out/serving/1767261690',
+                       '  labels: canary, stable']
+  assert not any('labels' in line for line in _lineage([]).format().splitlines())

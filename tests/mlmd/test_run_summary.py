@@ -64,6 +64,13 @@ def test_table_has_one_line_per_run_with_its_outcome():
   # The columns line up.
   assert len({line.index(' 0 ') for line in lines[1:3]}) == 1
 
+  # With a model config file's labels, a column says which version each label names.
+  labelled = run_summary.format_table([first, stopped], {'1767261690': ['canary', 'stable']})
+  header, first_line, stopped_line = labelled.splitlines()
+  assert header.split()[7:] == ['PUSHED', 'LABELS', 'NOTE']
+  assert first_line.split()[-2:] == ['1767261690', 'canary,stable']
+  assert stopped_line.split()[7:] == ['-', '-', '-', '-', 'stopped', 'at', 'the', 'data', 'gate']
+
 
 def test_a_missing_metadata_file_is_named(tmp_path):
   config = configs.build(output_dir=tmp_path, environ={})

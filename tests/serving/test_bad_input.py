@@ -60,7 +60,8 @@ BAD_PREDICT_BODIES = {
     'not a tf.Example': (json.dumps({'instances': ['plain text']}), 400,
                          'not a serialized tf.Example'),
     'bad base64': (json.dumps({'instances': [{'b64': '!!!'}]}), 400, 'unable to base64-decode'),
-    'unknown signature': (json.dumps({'signature_name': 'nope', 'instances': [[1]]}), 404,
+    # 400 as in TF Serving
+    'unknown signature': (json.dumps({'signature_name': 'nope', 'instances': [[1]]}), 400,
                           'Serving signature name: "nope" not found'),
     'signature name not a string': (json.dumps({'signature_name': 3, 'instances': [[1]]}), 400,
                                     "'signature_name' must be a string"),
@@ -86,6 +87,9 @@ def test_bad_predict_request_gets_a_4xx_saying_what_was_wrong(rest, body, status
      f'Servable not found for request: Specific({MODEL_NAME}, 1)'),
     ('GET', '/v1/models/shoes', 404, 'Could not find any versions of model shoes'),
     ('GET', f'/v1/models/{MODEL_NAME}/versions/1/metadata', 404, 'Servable not found'),
+    ('POST', f'/v1/models/{MODEL_NAME}/labels/stable:predict', 400,  # as TF Serving
+     'Unrecognized servable version label: stable'),
+    ('GET', f'/v1/models/{MODEL_NAME}/labels/stable', 400, 'Unrecognized servable version label'),
     ('GET', '/v1/nothing', 404, 'no such path'),
     ('GET', PREDICT, 405, 'method GET is not allowed'),
 ])

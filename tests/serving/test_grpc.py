@@ -100,8 +100,13 @@ def test_errors_are_status_codes_with_a_message(stub, pushed_model, server):
   unknown_version = predict_request(features.IMAGES_SIGNATURE, images=images)
   unknown_version.model_spec.version.value = 7
   assert _error(stub.Predict, unknown_version)[0] == grpc.StatusCode.NOT_FOUND
+  # An unknown signature or label is INVALID_ARGUMENT, as in TF Serving.
   code, message = _error(stub.Predict, predict_request('nope', images=images))
-  assert code == grpc.StatusCode.NOT_FOUND and '"nope" not found' in message
+  assert code == grpc.StatusCode.INVALID_ARGUMENT and '"nope" not found' in message
+  unknown_label = predict_request(features.IMAGES_SIGNATURE, images=images)
+  unknown_label.model_spec.version_label = 'stable'
+  assert _error(stub.Predict, unknown_label) == (
+      grpc.StatusCode.INVALID_ARGUMENT, 'Unrecognized servable version label: stable')
   code, message = _error(stub.Predict, predict_request(features.IMAGES_SIGNATURE,
                                                        images=images.astype(np.float64)))
   assert code == grpc.StatusCode.INVALID_ARGUMENT and 'must be float32' in message

@@ -1,51 +1,23 @@
 """Hot reload against a real server process: a version pushed while clients send requests is
-switched in with no failed request, older versions stay addressable while present, a version that
-fails to load leaves the others serving, and SIGTERM stops the server cleanly."""
+switched in with no failed request, older versions stay addressable while present (version policy
+`all`), a version that fails to load leaves the others serving, and SIGTERM stops the server
+cleanly."""
 
 import os
 import shutil
 import threading
-import time
 
 import httpx
 import pytest
 
 from components import pusher  # the tests publish versions exactly as the pipeline does
-from server_process import MODEL_NAME, running_server, serving_dir_with
+from server_process import (MODEL_NAME, client_loop, retrained, running_server,
+                            serving_dir_with, wait_until)
 from fashion_mnist import features
 
 pytestmark = pytest.mark.serving
 
 PREDICT = f'/v1/models/{MODEL_NAME}:predict'
-_LOOP_LIMIT_S = 120  # the client loops stop by themselves, whatever happens
-
-
-def _retrained(pushed_model, tmp_path):
-  """A copy of the model that differs by one extra file (which TF Serving ignores): the Pusher
-  publishes a model identical to the newest version only once."""
-  model = tmp_path / 'retrained'
-  shutil.copytree(pushed_model.version_dir, model)
-  (model / 'assets.extra').mkdir(exist_ok=True)
-  (model / 'assets.extra' / 'retrained.txt').write_text('a model from another run\n')
-  return model
-
-
-def _client_loop(url, body, results, stop):
-  with httpx.Client(base_url=url, timeout=30) as client:
-    deadline = time.monotonic() + _LOOP_LIMIT_S
-    while not stop.is_set() and time.monotonic() < deadline:
-      try:
-        response = client.post(PREDICT, json=body)
-        results.append((response.status_code, response.headers.get('X-Model-Version')))
-      except httpx.HTTPError as e:
-        results.append((repr(e), None))
-
-
-def _wait(condition, timeout_s=60, what=''):
-  deadline = time.monotonic() + timeout_s
-  while not condition():
-    assert time.monotonic() < deadline, f'timed out waiting for {what}'
-    time.sleep(0.1)
 
 
 def test_versions_are_switched_in_and_out_while_serving(tmp_path, pushed_model):
@@ -53,19 +25,20 @@ def test_versions_are_switched_in_and_out_while_serving(tmp_path, pushed_model):
   old = str(pushed_model.version)
   body = {'signature_name': features.IMAGES_SIGNATURE,
           'instances': pushed_model.images[:10].tolist()}
-  with running_server(serving_dir, tmp_path / 'server.log', '--poll-interval', '0.5') as server:
+  with running_server(serving_dir, tmp_path / 'server.log', '--poll-interval', '0.5',
+                      '--version-policy', 'all') as server:
     stop = threading.Event()
     per_client = [[], []]
-    clients = [threading.Thread(target=_client_loop, args=(server.rest_url, body, results, stop))
+    clients = [threading.Thread(target=client_loop, args=(server.rest_url, body, results, stop))
                for results in per_client]
     for client in clients:
       client.start()
     try:
-      _wait(lambda: all(len(results) >= 5 for results in per_client), what='first answers')
-      new = os.path.basename(pusher.publish(str(_retrained(pushed_model, tmp_path)),
+      wait_until(lambda: all(len(results) >= 5 for results in per_client), what='first answers')
+      new = os.path.basename(pusher.publish(str(retrained(pushed_model, tmp_path)),
                                             str(serving_dir)))
       # Done once every client has had several answers from the new version.
-      _wait(lambda: all([v for _, v in results[-5:]] == [new] * 5 for results in per_client),
+      wait_until(lambda: all([v for _, v in results[-5:]] == [new] * 5 for results in per_client),
             what=f'answers from version {new}')
     finally:
       stop.set()
@@ -98,7 +71,7 @@ def test_versions_are_switched_in_and_out_while_serving(tmp_path, pushed_model):
 
       # A version removed from the dir is unloaded.
       shutil.rmtree(serving_dir / old)
-      _wait(lambda: client.post(f'/v1/models/{MODEL_NAME}/versions/{old}:predict',
+      wait_until(lambda: client.post(f'/v1/models/{MODEL_NAME}/versions/{old}:predict',
                                 json=body).status_code == 404, what=f'version {old} unloaded')
       assert client.post(PREDICT, json=body).status_code == 200
   log = server.log()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from serving import json_tensors
-from serving.inference import InvalidArgument
+from serving.errors import InvalidArgument
 
 IMAGES = {'images': np.float32}
 EXAMPLES = {'examples': object}
