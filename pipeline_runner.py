@@ -19,6 +19,7 @@ from pathlib import Path
 
 from absl import logging as absl_logging
 
+from engines import settings as engine_settings
 from pipeline import configs
 from pipeline import data_source
 from pipeline import run_lock
@@ -109,13 +110,19 @@ def _add_pipeline_options(parser) -> None:
                       '--beam-arg=--direct_running_mode=multi_processing)')
   parser.add_argument('--accept-anomalies', action='store_true',
                       help='train and push even though the data gate found anomalies')
+  parser.add_argument('--engine', choices=('direct', *engine_settings.ENGINES), default='direct',
+                      help="where the Beam work runs: Beam's DirectRunner in this process "
+                      '(default), or the local Flink or Spark cluster that `fashion-pipeline '
+                      'cluster start ENGINE` started (the Beam options it adds come before '
+                      '--beam-arg values, which win)')
 
 
 def _config(args) -> configs.PipelineConfig:
   return configs.build(
       output_dir=args.output_dir, pipeline_root=args.pipeline_root,
       metadata_path=args.metadata_path, serving_dir=args.serving_dir, data_dir=args.data_dir,
-      examples_dir=args.examples_dir, extra_beam_args=tuple(args.beam_args), epochs=args.epochs,
+      examples_dir=args.examples_dir,
+      extra_beam_args=(*engine_settings.beam_args(args.engine), *args.beam_args), epochs=args.epochs,
       batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
       accuracy_threshold=args.accuracy_threshold, accept_anomalies=args.accept_anomalies,
       max_accuracy_drop=args.max_accuracy_drop, num_spans=args.num_spans,
