@@ -55,9 +55,12 @@ def _config(state_dir: Path) -> str:
       'taskmanager.rpc.port': TASKMANAGER_RPC_PORT,
       'taskmanager.data.port': TASKMANAGER_DATA_PORT,
       'taskmanager.memory.process.size': settings.FLINK_TASKMANAGER_MEMORY,
-      # Beam's batch jobs shuffle between many operators at once: each needs network buffers.
+      # Beam's batch jobs shuffle between many operators at once, and each of Flink's sort-based
+      # blocking shuffles takes 512 network buffers by default: StatisticsGen's job then fails
+      # with 'Insufficient number of network buffers' even with 10,000 of them.
       'taskmanager.memory.network.min': settings.FLINK_NETWORK_MEMORY,
       'taskmanager.memory.network.max': settings.FLINK_NETWORK_MEMORY,
+      'taskmanager.network.sort-shuffle.min-buffers': 64,
       'taskmanager.numberOfTaskSlots': settings.PARALLELISM,
       'parallelism.default': settings.PARALLELISM,
       'io.tmp.dirs': state_dir / 'tmp',

@@ -85,7 +85,7 @@ PARALLELISM = 2
 # Memory of each process, modest: the data stays small and the Python workers do the work.
 FLINK_JOBMANAGER_MEMORY = '768m'
 FLINK_TASKMANAGER_MEMORY = '1536m'
-FLINK_NETWORK_MEMORY = '320m'  # of the TaskManager's: StatisticsGen needs 512 of its 32 kB buffers
+FLINK_NETWORK_MEMORY = '256m'  # of the TaskManager's, for the shuffles (engines/flink.py)
 SPARK_DAEMON_HEAP = '384m'
 SPARK_WORKER_MEMORY = '1g'
 SPARK_EXECUTOR_MEMORY = '768m'

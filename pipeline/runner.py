@@ -12,6 +12,7 @@ from tfx.proto.orchestration import pipeline_pb2
 from components import idx_example_gen
 from components import keras_autograph
 from engines import beam_options  # pylint: disable=unused-import  (declares --files_to_stage)
+from engines import beam_services
 from fashion_mnist import idx
 from pipeline import data_source
 from pipeline import killed_runs
@@ -52,12 +53,19 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
     backfill_spans = scheduling.spans_to_backfill(config, data_dir)
     for folder in _folders_to_read(data_dir, backfill_spans):
       check_data_dir(folder)
+  beam_services.check_reachable(config.beam_args)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
   # Components run in this process: the Evaluator's model and metrics call Keras too.
   keras_autograph.exempt_keras_from_autograph()
-  LocalDagRunner().run_with_ir(
-      compile_pipeline(create_pipeline(
-          config, data_dir and str(data_dir),
-          with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans)))
+  ir = compile_pipeline(create_pipeline(
+      config, data_dir and str(data_dir),
+      with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans))
+  try:
+    LocalDagRunner().run_with_ir(ir)
+  except RuntimeError as e:
+    failure = beam_services.as_job_failure(e, config.beam_args)
+    if failure is None:
+      raise
+    raise failure from e
   return run_summary.summarize(config)
