@@ -31,7 +31,6 @@ sys.path.insert(0, str(REPO_ROOT / 'bench'))
 
 from engines import cluster  # pylint: disable=wrong-import-position
 from engines import settings  # pylint: disable=wrong-import-position
-from pipeline import configs  # pylint: disable=wrong-import-position
 import pipeline_bench  # pylint: disable=wrong-import-position
 
 _ENGINES = ('direct', *settings.ENGINES)
@@ -96,9 +95,7 @@ def bench_engine(engine: str, data_dir: Path, work_dir: Path) -> dict:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--data-dir', type=Path,
-                      default=Path(os.environ.get(configs.DATA_DIR_ENV_VAR) or
-                                   REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
+  pipeline_bench.add_data_dir_argument(parser)
   parser.add_argument('--engines', default=','.join(_ENGINES))
   args = parser.parse_args()
   results = {

@@ -103,11 +103,16 @@ def run_pipeline(data_dir: Path, output_dir: Path, beam_args, log_path: Path) ->
   return result
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+  """--data-dir: the real files, by default where CI has them (as the acceptance test)."""
   parser.add_argument('--data-dir', type=Path,
                       default=Path(os.environ.get(configs.DATA_DIR_ENV_VAR) or
                                    REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  add_data_dir_argument(parser)
   parser.add_argument('--beam-arg', action='append', default=[], dest='beam_args')
   args = parser.parse_args()
   data_dir = args.data_dir.absolute()

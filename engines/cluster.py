@@ -9,7 +9,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 from engines import fetch
 from engines import processes
@@ -22,16 +22,21 @@ def state_dir(engine: str) -> processes.StateDir:
   return processes.StateDir(settings.cache_dir() / 'run' / engine)
 
 
-def _worker_pool(engine: str) -> processes.Daemon:
-  """The pool runs in this environment, as its workers do: this python, this environment's
-  variables (TF_USE_LEGACY_KERAS=1 from scripts/in-env), and the clone on the path."""
+def worker_pool_environment() -> Dict[str, str]:
+  """A worker pool's environment, which its workers inherit: this environment's python first on
+  PATH, Keras 2 (the Evaluator loads the model), and the clone on the path (our executors, and
+  the preprocessing_fn that Transform traces in a worker)."""
   clone = Path(__file__).resolve().parent.parent
   env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
   env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env.get('PATH', '')])
   env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(clone), env.get('PYTHONPATH')]))
+  return env
+
+
+def _worker_pool(engine: str) -> processes.Daemon:
   port = settings.PORTS[engine].worker_pool
   return processes.Daemon(WORKER_POOL, [sys.executable, '-m', 'engines.worker_pool',
-                                        f'--port={port}'], port, env)
+                                        f'--port={port}'], port, worker_pool_environment())
 
 
 def daemons(engine: str) -> List[processes.Daemon]:

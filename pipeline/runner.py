@@ -11,7 +11,7 @@ from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
 from components import keras_autograph
-from engines import beam_options  # pylint: disable=unused-import  (declares --files_to_stage)
+from engines import beam_options  # noqa: F401  (declares --files_to_stage for Beam)
 from engines import beam_services
 from fashion_mnist import idx
 from pipeline import data_source
