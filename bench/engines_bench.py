@@ -49,7 +49,7 @@ class ClusterMemory:
 
   def _sample(self):
     while not self._done.is_set():
-      self.peak = max(self.peak, sum(pipeline_bench._tree_rss(p) for p in self._processes))  # pylint: disable=protected-access
+      self.peak = max(self.peak, sum(pipeline_bench.tree_rss(p) for p in self._processes))
       time.sleep(0.2)
 
   def __enter__(self):

@@ -33,7 +33,7 @@ from pipeline import configs  # pylint: disable=wrong-import-position
 _SAMPLE_SECONDS = 0.2
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def tree_rss(process: psutil.Process) -> int:
   total = 0
   for member in [process, *process.children(recursive=True)]:
     try:
@@ -54,7 +54,7 @@ def measure(command, env=None, log_path=None) -> dict:
       nonlocal peak
       while child.poll() is None:
         try:
-          peak = max(peak, _tree_rss(watched))
+          peak = max(peak, tree_rss(watched))
         except psutil.NoSuchProcess:
           pass
         time.sleep(_SAMPLE_SECONDS)

@@ -17,7 +17,7 @@ PORTS = settings.PORTS['spark']
 MASTER_PORT, WORKER_PORT, WORKER_UI_PORT = PORTS.cluster
 MASTER_URL = f'spark://{settings.HOST}:{MASTER_PORT}'
 
-# What Spark 3.5's launcher opens for Spark on Java 17 (org.apache.spark.launcher.JavaModuleOptions).
+# What Spark 3.5's launcher opens for Spark on Java 17 (its launcher's JavaModuleOptions).
 JAVA_17_OPTIONS = [
     '-XX:+IgnoreUnrecognizedVMOptions',
     *[f'--add-opens=java.base/{package}=ALL-UNNAMED' for package in (
@@ -60,7 +60,8 @@ def _environment(files: EngineFiles, state_dir: Path) -> Dict[str, str]:
       ''.join(f'{key} {value}\n' for key, value in _spark_settings(state_dir).items()))
   return dict(
       os.environ, SPARK_HOME=str(files.runtime_dir), SPARK_CONF_DIR=str(conf_dir),
-      SPARK_LOCAL_IP=settings.HOST, SPARK_LOG_DIR=str(state_dir), SPARK_DAEMON_MEMORY=settings.SPARK_DAEMON_HEAP,
+      SPARK_LOCAL_IP=settings.HOST, SPARK_LOG_DIR=str(state_dir),
+      SPARK_DAEMON_MEMORY=settings.SPARK_DAEMON_HEAP,
       SPARK_WORKER_DIR=str(state_dir / 'work'), SPARK_NO_DAEMONIZE='1')
 
 
@@ -73,7 +74,8 @@ def _job_server(files: EngineFiles, state_dir: Path, env: Dict[str, str]) -> pro
       [f'-Xmx{settings.JOB_SERVER_HEAP}', *JAVA_17_OPTIONS,
        f'-Dlog4j.configurationFile={state_dir / "conf" / "log4j2.properties"}',
        *[f'-D{key}={value}' for key, value in _spark_settings(state_dir).items()]],
-      [*sorted(files.job_server_jars.glob('*.jar')), *sorted((files.runtime_dir / 'jars').glob('*.jar'))],
+      [*sorted(files.job_server_jars.glob('*.jar')),
+       *sorted((files.runtime_dir / 'jars').glob('*.jar'))],
       settings.JOB_SERVER_MAIN_CLASSES['spark'],
       [f'--spark-master-url={MASTER_URL}', f'--job-host={settings.HOST}',
        f'--job-port={PORTS.job}', f'--artifact-port={PORTS.artifact}',
