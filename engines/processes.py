@@ -32,13 +32,20 @@ class Daemon:
 
 
 def _start_time(pid: int) -> Optional[str]:
-  """The kernel's start time of a process (field 22 of /proc/PID/stat), None if none runs."""
+  """The kernel's start time of a process (field 22 of /proc/PID/stat), None if none runs.
+  A dead child of this process (a zombie, as a killed TaskManager is until reaped) is reaped and
+  does not run."""
   try:
     stat = Path(f'/proc/{pid}/stat').read_text()
   except OSError:
     return None
   # The command name (field 2) is in parentheses and may hold spaces: count after its ')'.
-  return stat[stat.rindex(')') + 2:].split()[19]
+  state, *fields = stat[stat.rindex(')') + 2:].split()
+  if state == 'Z':
+    with contextlib.suppress(ChildProcessError):
+      os.waitpid(pid, os.WNOHANG)
+    return None
+  return fields[18]
 
 
 def is_listening(port: int, host: str = settings.HOST) -> bool:
