@@ -43,7 +43,11 @@ def _sha256(path: Path) -> str:
 
 
 def _run(command: List[str], what: str) -> None:
-  result = subprocess.run(command, capture_output=True, text=True, check=False)
+  try:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+  except FileNotFoundError as e:
+    raise FetchError(f'{what}: {command[0]} is not installed (the clusters need Java 17 and '
+                     'Maven: apt-get install openjdk-17-jdk-headless maven)') from e
   if result.returncode != 0:
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     raise FetchError(f'{what} failed ({" ".join(command[:3])} ...):\n  ' + '\n  '.join(lines[-15:]))

@@ -65,9 +65,11 @@ def _config(state_dir: Path) -> str:
       'parallelism.default': settings.PARALLELISM,
       'io.tmp.dirs': state_dir / 'tmp',
       'web.tmpdir': state_dir / 'tmp',
-      # A killed TaskManager fails the running job at once instead of after the default timeouts.
+      # A killed TaskManager fails the running job within seconds instead of after the default
+      # timeouts and retries; a job with no TaskManager to run on fails after a minute.
       'heartbeat.timeout': 15000,
       'restart-strategy.type': 'none',
+      'slot.request.timeout': 60000,
   }
   return ''.join(f'{key}: {value}\n' for key, value in settings_.items())
 

@@ -112,11 +112,18 @@ class EngineRun:
   killed: Optional[Killed]  # on Flink, the run before it, on the same output dir
 
 
-def _wait_for_running_job(engine: str, name: str, process: subprocess.Popen) -> None:
+def _running_tasks(name: str) -> int:
+  """How many tasks of Flink's job of that name run on a TaskManager (0 before they are deployed
+  or when there is no such job)."""
+  jobs = _get_json(f'http://{settings.HOST}:{settings.PORTS["flink"].ui}/jobs/overview')['jobs']
+  return sum(job['tasks']['running'] for job in jobs if job['name'] == name)
+
+
+def _wait_for_running_tasks(name: str, process: subprocess.Popen) -> None:
   deadline = time.monotonic() + _RUN_TIMEOUT_S
-  while 'RUNNING' not in _job_states(engine).get(name, ()):
+  while not _running_tasks(name):
     assert process.poll() is None, process.communicate()[1][-3000:]
-    assert time.monotonic() < deadline, f'{name} never ran: {_job_states(engine)}'
+    assert time.monotonic() < deadline, f'{name} never ran: {_job_states("flink")}'
     time.sleep(0.5)
 
 
@@ -127,7 +134,7 @@ def _run_killing_the_taskmanager(engine: str, data_dir: Path, output_dir: Path) 
                   *_RUN_ARGS, '--engine', engine),
       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
   try:
-    _wait_for_running_job(engine, job, process)
+    _wait_for_running_tasks(job, process)
     assert cluster.state_dir(engine).kill('taskmanager')
     _, stderr = process.communicate(timeout=_RUN_TIMEOUT_S)
   finally:
