@@ -107,10 +107,13 @@ def main() -> None:
                    'spark': settings.SPARK_VERSION},
       'runs': {},
   }
+  path = REPO_ROOT / 'bench' / 'results' / f"engines-{results['date']}-{os.cpu_count()}cores.json"
   with tempfile.TemporaryDirectory(prefix='engines-bench-') as work:
     for engine in args.engines.split(','):
       print(f'{engine} ...', flush=True)
       results['runs'][engine] = bench_engine(engine, args.data_dir.absolute(), Path(work))
+      # After each engine, so that a long benchmark cut short keeps what it measured.
+      path.write_text(json.dumps(results, indent=2) + '\n')
   print(f"\n{'engine':<8}{'wall s':>8}{'peak GB':>9}{'cluster GB':>11}{'accuracy':>10}")
   for engine, run in results['runs'].items():
     print(f"{engine:<8}{run['seconds']:>8}{run['peak_rss_gb']:>9}"
@@ -121,8 +124,6 @@ def main() -> None:
     print(f'{component:<22}' + ''.join(
         f"{run['components'].get(component, {}).get('seconds', ''):>9}"
         for run in results['runs'].values()))
-  path = REPO_ROOT / 'bench' / 'results' / f"engines-{results['date']}-{os.cpu_count()}cores.json"
-  path.write_text(json.dumps(results, indent=2) + '\n')
   print(f'\n{path}')
 
 

@@ -176,7 +176,8 @@ def test_the_engine_ran_the_beam_jobs_of_our_components(engine, engine_run):
     assert 'FINISHED' in states.get(name, ()), (name, states)
   # With the EXTERNAL environment, the engine has no Python of its own: it asked the pool.
   pool_log = cluster.state_dir(engine).log_path(cluster.WORKER_POOL).read_text()
-  assert len(set(_WORKER_STARTED.findall(pool_log))) >= len(_BEAM_COMPONENTS), pool_log[-3000:]
+  # (Worker ids count per job: Spark's first worker of every job is 1-1.)
+  assert len(_WORKER_STARTED.findall(pool_log)) >= len(_BEAM_COMPONENTS), pool_log[-3000:]
 
 
 def test_flinks_job_graph_has_our_transforms(engine, engine_run):
