@@ -20,6 +20,10 @@ from pathlib import Path
 
 from absl import logging as absl_logging
 
+from engines import beam_services as engine_beam_services
+from engines import fetch as engine_fetch
+from engines import processes as engine_processes
+from engines import settings as engine_settings
 from mlmd import lineage
 from mlmd import run_summary
 from pipeline import configs
@@ -36,6 +40,8 @@ _PROGRESS = re.compile(
 
 # Exit code of a run refused because another run holds the output dir (0-2: see main and _run).
 _EXIT_BUSY = 3
+# Exit code of a run whose Beam job failed on a cluster (a TaskManager or Spark worker lost).
+_EXIT_FAILED = 4
 
 
 class _ProgressFilter(logging.Filter):
@@ -112,13 +118,20 @@ def _add_pipeline_options(parser) -> None:
                       '--beam-arg=--direct_running_mode=multi_processing)')
   parser.add_argument('--accept-anomalies', action='store_true',
                       help='train and push even though the data gate found anomalies')
+  parser.add_argument('--engine', choices=('direct', *engine_settings.ENGINES), default='direct',
+                      help="where the Beam work runs: Beam's DirectRunner in this process "
+                      '(default), or the local Flink or Spark cluster that `fashion-pipeline '
+                      'cluster start ENGINE` started (the Beam options it adds come before '
+                      '--beam-arg values, which win)')
 
 
 def _config(args) -> configs.PipelineConfig:
   return configs.build(
       output_dir=args.output_dir, pipeline_root=args.pipeline_root,
       metadata_path=args.metadata_path, serving_dir=args.serving_dir, data_dir=args.data_dir,
-      examples_dir=args.examples_dir, extra_beam_args=tuple(args.beam_args), epochs=args.epochs,
+      examples_dir=args.examples_dir,
+      extra_beam_args=(*engine_settings.beam_args(args.engine), *args.beam_args),
+      epochs=args.epochs,
       batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
       accuracy_threshold=args.accuracy_threshold, accept_anomalies=args.accept_anomalies,
       max_accuracy_drop=args.max_accuracy_drop, num_spans=args.num_spans,
@@ -407,6 +420,33 @@ def _split(args) -> int:
   return 0
 
 
+def _add_cluster_parser(commands) -> None:
+  cluster = commands.add_parser(
+      'cluster', help='start, stop or show a local Flink or Spark cluster for run --engine: the '
+      "engine's processes, Beam's job server and an SDK worker pool, on 127.0.0.1")
+  cluster.add_argument('action', choices=('start', 'stop', 'status'))
+  cluster.add_argument('engine', choices=engine_settings.ENGINES)
+
+
+def _cluster(args) -> int:
+  from engines import cluster  # pylint: disable=g-import-not-at-top
+  if args.action == 'stop':
+    stopped = cluster.stop(args.engine)
+    print(f'Stopped: {", ".join(stopped)}' if stopped else f'No {args.engine} cluster was running')
+    return 0
+  if args.action == 'start':
+    print(f'Starting the {args.engine} cluster (its files are fetched into '
+          f'{engine_settings.cache_dir()} on first use)...', flush=True)
+    cluster.start(args.engine)
+  statuses = cluster.status(args.engine)
+  for status in statuses:
+    state = f'pid {status.pid}' if status.pid else 'not running'
+    print(f'{status.name:12} {engine_settings.HOST}:{status.port:<6} {state:12} {status.log_path}')
+  print(f'UI: http://{engine_settings.HOST}:{engine_settings.PORTS[args.engine].ui}/  '
+        f'run: fashion-pipeline run --engine {args.engine}')
+  return 0 if all(status.pid for status in statuses) else 1
+
+
 class _PrintStack(argparse.Action):
   """--version: reads package metadata only, so it answers before anything imports TensorFlow."""
 
@@ -431,13 +471,15 @@ def main(argv=None) -> int:
   _add_history_parsers(commands)
   _add_span_parsers(commands)
   _add_label_parsers(commands)
+  _add_cluster_parser(commands)
   args = parser.parse_args(argv)
   from fashion_mnist import idx  # pylint: disable=g-import-not-at-top
   from serving import config as serving_config  # pylint: disable=g-import-not-at-top
   try:
     return {'run': _run, 'compile': _compile, 'serve': _serve, 'predict': _predict,
             'report': _report, 'add-span': _add_span, 'split': _split, 'runs': _runs,
-            'lineage': _lineage, 'promote': _promote, 'rollback': _rollback}[args.command](args)
+            'lineage': _lineage, 'promote': _promote, 'rollback': _rollback,
+            'cluster': _cluster}[args.command](args)
   except (configs.ConfigError, data_source.DataSourceError, idx.IdxFormatError, spans.SpanError,
           serving_config.ConfigError, LookupError) as e:
     print(f'fashion-pipeline: error: {e}', file=sys.stderr)
@@ -445,6 +487,12 @@ def main(argv=None) -> int:
   except run_lock.RunLockBusy as e:
     print(f'fashion-pipeline: {e}', file=sys.stderr)
     return _EXIT_BUSY
+  except (engine_processes.ClusterError, engine_fetch.FetchError) as e:
+    print(f'fashion-pipeline: error: {e}', file=sys.stderr)
+    return 2
+  except engine_beam_services.BeamJobFailed as e:
+    print(f'fashion-pipeline: error: {e}', file=sys.stderr)
+    return _EXIT_FAILED
 
 
 def cli() -> int:

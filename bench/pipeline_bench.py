@@ -37,7 +37,7 @@ from pipeline import configs  # pylint: disable=wrong-import-position
 _SAMPLE_SECONDS = 0.2
 
 
-def _tree_rss(process: psutil.Process) -> int:
+def tree_rss(process: psutil.Process) -> int:
   total = 0
   for member in [process, *process.children(recursive=True)]:
     try:
@@ -58,7 +58,7 @@ def measure(command, env=None, log_path=None) -> dict:
       nonlocal peak
       while child.poll() is None:
         try:
-          peak = max(peak, _tree_rss(watched))
+          peak = max(peak, tree_rss(watched))
         except psutil.NoSuchProcess:
           pass
         time.sleep(_SAMPLE_SECONDS)
@@ -162,11 +162,16 @@ def print_stack(results: dict) -> None:
     print(f"{component:<32}{row['state']:>8}{row['seconds']:>8}")
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+  """--data-dir: the real files, by default where CI has them (as the acceptance test)."""
   parser.add_argument('--data-dir', type=Path,
                       default=Path(os.environ.get(configs.DATA_DIR_ENV_VAR) or
                                    REPO_ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  add_data_dir_argument(parser)
   parser.add_argument('--beam-arg', action='append', default=[], dest='beam_args')
   parser.add_argument('--stacks', default='current,legacy',
                       help='comma-separated: which stacks to measure, in order (default: both)')

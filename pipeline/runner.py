@@ -10,6 +10,8 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
+from engines import beam_options  # noqa: F401  (declares --files_to_stage for Beam)
+from engines import beam_services
 from fashion_mnist import idx
 from mlmd import killed_runs
 from mlmd import run_summary
@@ -52,13 +54,20 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
     backfill_spans = scheduling.spans_to_backfill(config, data_dir)
     for folder in _folders_to_read(data_dir, backfill_spans):
       check_data_dir(folder)
+  beam_services.check_reachable(config.beam_args)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
   # Components run in this process: the Evaluator's model and metrics call Keras too.
   keras_autograph.exempt_keras_from_autograph()
   beam_packaging.skip_tfx_package_for_own_workers()
-  LocalDagRunner().run_with_ir(
-      compile_pipeline(create_pipeline(
-          config, data_dir and str(data_dir),
-          with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans)))
+  ir = compile_pipeline(create_pipeline(
+      config, data_dir and str(data_dir),
+      with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans))
+  try:
+    LocalDagRunner().run_with_ir(ir)
+  except RuntimeError as e:
+    failure = beam_services.as_job_failure(e, config.beam_args)
+    if failure is None:
+      raise
+    raise failure from e
   return run_summary.summarize(config)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO_ROOT, run_cli, write_dataset
+from engines import cluster
+from helpers import run_cli, write_dataset
 from pipeline import configs
 from mlmd import run_summary
 from server_process import free_port
@@ -44,16 +45,6 @@ class WorkerPool:
 
   def log(self) -> str:
     return self.log_path.read_text()
-
-
-def _pool_environment() -> dict:
-  """The worker pool's environment, which its workers inherit: this environment's python first on
-  PATH, Keras 2 (the Evaluator loads the model), and the repo on the path (our executors, and
-  the preprocessing_fn that Transform traces in a worker)."""
-  env = dict(os.environ, TF_USE_LEGACY_KERAS='1')
-  env['PATH'] = os.pathsep.join([str(Path(sys.executable).parent), env.get('PATH', '')])
-  env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get('PYTHONPATH')]))
-  return env
 
 
 def _wait_until_listening(pool: subprocess.Popen, port: int, log_path: Path) -> None:
@@ -89,7 +80,7 @@ def worker_pool(tmp_path_factory):
     pool = subprocess.Popen(
         [sys.executable, '-m', 'apache_beam.runners.worker.worker_pool_main',
          f'--service_port={port}'],
-        stdout=log, stderr=subprocess.STDOUT, env=_pool_environment(), start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, env=cluster.worker_pool_environment(), start_new_session=True)
   try:
     _wait_until_listening(pool, port, log_path)
     yield WorkerPool(port, log_path)

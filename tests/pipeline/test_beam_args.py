@@ -1,5 +1,6 @@
 """Beam options from the command line reach every Beam-based component: compiled into the
-pipeline's IR (as pipeline/runner.py compiles it), after the defaults, in the given order."""
+pipeline's IR (as pipeline/runner.py compiles it), after the defaults, in the given order, and
+before the component's own job name."""
 
 import pytest
 from tfx.proto.orchestration import executable_spec_pb2
@@ -47,7 +48,9 @@ def test_every_beam_component_gets_the_beam_args_after_the_defaults(tmp_path, so
   args = _beam_pipeline_args_by_node(runner.compile_pipeline(pipeline))
 
   assert BEAM_COMPONENTS | {example_gen} <= set(args), sorted(args)
-  expected = configs.DEFAULT_BEAM_ARGS + EXTRA_BEAM_ARGS
   for node_id, (beam_pipeline_args, placeholders) in args.items():
+    # Last, each component's own: its Beam job is named after it (as Flink and Spark list it).
+    expected = (*configs.DEFAULT_BEAM_ARGS, *EXTRA_BEAM_ARGS,
+                f'--job_name=fashion-pipeline-{node_id.lower().replace("_", "-")}')
     assert beam_pipeline_args == expected, node_id
     assert placeholders == expected, node_id
