@@ -80,7 +80,8 @@ def worker_pool(tmp_path_factory):
     pool = subprocess.Popen(
         [sys.executable, '-m', 'apache_beam.runners.worker.worker_pool_main',
          f'--service_port={port}'],
-        stdout=log, stderr=subprocess.STDOUT, env=cluster.worker_pool_environment(), start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, env=cluster.worker_pool_environment(),
+        start_new_session=True)
   try:
     _wait_until_listening(pool, port, log_path)
     yield WorkerPool(port, log_path)
