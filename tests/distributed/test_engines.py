@@ -25,8 +25,8 @@ import pytest
 from engines import cluster
 from engines import settings
 from helpers import cli_command, run_cli, write_dataset
+from mlmd import run_summary
 from pipeline import configs
-from pipeline import run_summary
 from pipeline.pipeline import beam_job_name
 
 pytestmark = pytest.mark.distributed
