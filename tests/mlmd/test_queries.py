@@ -109,7 +109,8 @@ def test_runs_are_summarized_from_their_executions_and_artifacts(store):
   first, cached, stopped = run_summary.history(store)
   assert [s.run_id for s in (first, cached, stopped)] == ['run-1', 'run-2', 'run-3']
   assert first.states() == 'all ran' and cached.states() == 'all cached'
-  assert stopped.states() == '4 ran, canceled: RunReport'
+  assert stopped.states() == '4 ran, killed in RunReport' and stopped.status == 'killed'
+  assert first.status == cached.status == 'complete'
   assert (first.spans, cached.spans, stopped.spans) == ([0], [0], [1])
   assert (first.accuracy, first.example_count, first.baseline_accuracy) == (0.875, 200, None)
   assert (first.blessed, first.pushed_version, first.pushed_path) == (True, '17', '/out/serving/17')
