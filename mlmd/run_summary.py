@@ -158,16 +158,17 @@ def _summarize(history: mlmd_store.History, run, live: bool = False) -> RunSumma
     # An execution a killed run left unfinished is canceled at the start of the next run.
     if execution.last_known_state != metadata_store_pb2.Execution.CANCELED:
       finished = max(finished or 0, execution.last_update_time_since_epoch)
-    inputs = history.artifacts_of(execution.id, metadata_store_pb2.Event.INPUT)
-    outputs = history.artifacts_of(execution.id, metadata_store_pb2.Event.OUTPUT)
-    # Every span a component read or wrote: Transform's window, which holds the spans ExampleGen
-    # ingested (or, when Transform did not run, those alone). Resolvers record what they
-    # resolved as INTERNAL_OUTPUT events, not read here.
-    spans.update(mlmd_store.span_of(a) for artifacts in (*inputs.values(), *outputs.values())
-                 for a in artifacts if mlmd_store.span_of(a) is not None)
-    removed.update(key for key, artifacts in outputs.items()
-                   if any(mlmd_store.is_removed(a) for a in artifacts))
-    for artifact in (a for artifacts in outputs.values() for a in artifacts):
+    outputs = []
+    for event, artifact in history.artifacts_of(execution.id):
+      # Every span a component read or wrote: Transform's window, which holds the spans
+      # ExampleGen ingested (or, when Transform did not run, those alone).
+      if artifact.type == names.EXAMPLES and mlmd_store.span_of(artifact) is not None:
+        spans.add(mlmd_store.span_of(artifact))
+      if event.type == metadata_store_pb2.Event.OUTPUT:
+        outputs.append(artifact)
+        if mlmd_store.is_removed(artifact):
+          removed.add(event.path.steps[0].key)
+    for artifact in outputs:
       properties = artifact.custom_properties
       if artifact.type == names.MODEL_EVALUATION:
         result = _evaluation(artifact)
@@ -260,8 +261,8 @@ def format_table(summaries: List[RunSummary]) -> str:
       notes.append('stopped at the data gate')
     elif s.anomalies_accepted:
       notes.append('anomalies accepted')
-    if s.removed:
-      notes.append(f'removed: {" ".join(s.removed)}')
+    if s.removed:  # which ones: --json
+      notes.append('files removed')
     note = '; '.join(notes)
     rows.append((
         s.run_id, format_time(s.started),
