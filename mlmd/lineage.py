@@ -230,25 +230,21 @@ def _one(artifacts: List[Artifact], what: str) -> Artifact:
 
 
 def _find_push(store, config: PipelineConfig, version: str) -> Artifact:
-  pushes = [
-      a for a in store.get_artifacts_by_type(names.PUSHED_MODEL)
-      if a.custom_properties[names.PUSHED].int_value
-      and a.custom_properties[names.PUSHED_VERSION].string_value == version
-  ]
-  if not pushes:
+  found = pushes(store)
+  if version not in found:
     raise LookupError(f'{config.metadata_path}: no model version {version} was pushed '
-                      f'(versions pushed: {", ".join(pushed_versions(store)) or "none"})')
-  return min(pushes, key=lambda a: a.id)  # the push that made the version
+                      f'(versions pushed: {", ".join(found) or "none"})')
+  return found[version]
 
 
-def pushed_versions(store) -> List[str]:
-  """Every serving version recorded in the store, oldest first."""
-  return [
-      a.custom_properties[names.PUSHED_VERSION].string_value
-      for a in sorted(store.get_artifacts_by_type(names.PUSHED_MODEL),
-                      key=lambda a: a.id)
-      if a.custom_properties[names.PUSHED].int_value
-  ]
+def pushes(store) -> Dict[str, Artifact]:
+  """The PushedModel that made each serving version recorded in the store (a cached Pusher
+  records it again), by version, oldest first."""
+  found: Dict[str, Artifact] = {}
+  for a in sorted(store.get_artifacts_by_type(names.PUSHED_MODEL), key=lambda a: a.id):
+    if a.custom_properties[names.PUSHED].int_value:
+      found.setdefault(a.custom_properties[names.PUSHED_VERSION].string_value, a)
+  return found
 
 
 def _verdict(events: _Events, anomalies: Artifact) -> Verdict:

@@ -57,6 +57,8 @@ class RunSummary:
   removed: List[str] = dataclasses.field(default_factory=list)  # output keys whose files are gone
   pushed_removed: bool = False  # the pushed version's folder was removed
   labels: List[str] = dataclasses.field(default_factory=list)  # the pushed version's labels
+  model_uri: Optional[str] = None  # the model the Trainer made (or found cached)
+  baseline_model_uri: Optional[str] = None  # the model the Evaluator compared it with
 
   @property
   def seconds(self) -> float:
@@ -89,6 +91,17 @@ class RunSummary:
         [f'{len(by_state[state])} {state}' for state in ('ran', 'cached') if state in by_state]
         + [f'{state}: {" ".join(by_state[state])}' for state in _NAMED_STATES
            if state in by_state])
+
+  def note(self) -> str:
+    """What else to know in a few words: 'stopped at the data gate', 'files removed', ..."""
+    notes = []
+    if self.gate_passed is False:
+      notes.append('stopped at the data gate')
+    elif self.anomalies_accepted:
+      notes.append('anomalies accepted')
+    if self.removed:  # which ones: --json
+      notes.append('files removed')
+    return '; '.join(notes)
 
   def format(self, accuracy_threshold: float) -> str:
     """A few lines for a person: what ran, the accuracy, the blessing and the push."""
@@ -164,6 +177,9 @@ def _summarize(history: mlmd_store.History, run, live: bool = False) -> RunSumma
       # ExampleGen ingested (or, when Transform did not run, those alone).
       if artifact.type == names.EXAMPLES and mlmd_store.span_of(artifact) is not None:
         spans.add(mlmd_store.span_of(artifact))
+      if (event.type == metadata_store_pb2.Event.INPUT
+          and event.path.steps[0].key == names.BASELINE_MODEL_KEY):
+        fields['baseline_model_uri'] = artifact.uri
       if event.type == metadata_store_pb2.Event.OUTPUT:
         outputs.append(artifact)
         if mlmd_store.is_removed(artifact):
@@ -176,6 +192,8 @@ def _summarize(history: mlmd_store.History, run, live: bool = False) -> RunSumma
           fields.update(accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
                         example_count=result.example_count,
                         blessing_failures=result.blessing_failures)
+      elif artifact.type == names.MODEL and component == names.TRAINER:
+        fields['model_uri'] = artifact.uri
       elif artifact.type == names.MODEL_BLESSING:
         fields['blessed'] = bool(properties[names.BLESSED].int_value)
       elif artifact.type == names.PUSHED_MODEL and properties[names.PUSHED].int_value:
@@ -210,11 +228,14 @@ def summarize(config: PipelineConfig, run_id: Optional[str] = None) -> RunSummar
   return _summaries(config, store, [mlmd_store.find_run(store, config, run_id)], runs[-1])[0]
 
 
-def history(config: PipelineConfig, last: Optional[int] = None) -> List[RunSummary]:
-  """The summaries of every run of config's pipeline (or of its `last` ones), oldest first."""
+def history(config: PipelineConfig, last: Optional[int] = None,
+            until: Optional[str] = None) -> List[RunSummary]:
+  """The summaries of every run of config's pipeline, oldest first; with until (a run id), only
+  the runs up to that one; with last, only the last of those."""
   store = mlmd_store.open_store(config)
   runs = mlmd_store.pipeline_runs(store, config)
-  return _summaries(config, store, runs[-last:] if last else runs, runs[-1])
+  shown = runs[:[run.name for run in runs].index(until) + 1] if until else runs
+  return _summaries(config, store, shown[-last:] if last else shown, runs[-1])
 
 
 def format_spans(spans: Iterable[int]) -> str:
@@ -256,14 +277,6 @@ def format_table(summaries: List[RunSummary]) -> str:
       pushed += ' (cached)'
     if s.pushed_version and s.pushed_removed:
       pushed += ' (removed)'
-    notes = []
-    if s.gate_passed is False:
-      notes.append('stopped at the data gate')
-    elif s.anomalies_accepted:
-      notes.append('anomalies accepted')
-    if s.removed:  # which ones: --json
-      notes.append('files removed')
-    note = '; '.join(notes)
     rows.append((
         s.run_id, format_time(s.started),
         '-' if s.duration is None else f'{s.duration:.0f}s',
@@ -271,7 +284,7 @@ def format_table(summaries: List[RunSummary]) -> str:
         f'{s.accuracy:.4f}' if s.accuracy is not None else
         'removed' if 'evaluation' in s.removed else '-',
         {None: '-', True: 'yes', False: 'no'}[s.blessed], pushed,
-        *((','.join(s.labels) or '-',) if labels else ()), note))
+        *((','.join(s.labels) or '-',) if labels else ()), s.note()))
   widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
   return '\n'.join('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
                    for row in rows)
