@@ -329,7 +329,7 @@ def _history(history: Optional[HistorySection]) -> str:
     return _section('history', _p('No history: this run had no ML Metadata file to read.'))
   runs = history.runs
   shown = (f'The last {len(runs)} of {history.total_runs} runs.' if history.total_runs > len(runs)
-           else f'All {len(runs)} runs.')
+           else f'All {len(runs)} runs.' if len(runs) > 1 else 'The first run.')
   this = next((i for i, run in enumerate(runs) if run.is_this_run), None)
   baseline = next((i for i, run in enumerate(runs) if run.is_baseline), None)
   chart = _figure(charts.accuracy_history(
@@ -345,7 +345,7 @@ def _history(history: Optional[HistorySection]) -> str:
   table = _table(['run', 'components', 'accuracy', 'blessed', 'pushed', 'note'], [
       [run.run_id + (' (this run)' if run.is_this_run else '')
        + (' (baseline)' if run.is_baseline else ''), run.states,
-       '-' if run.accuracy is None else run.accuracy,
+       '-' if run.accuracy is None else f'{run.accuracy:.4f}',
        {None: '-', True: 'yes', False: 'no'}[run.blessed], run.pushed_version or '-', run.note]
       for run in reversed(runs)], [run.states.count('killed') > 0 for run in reversed(runs)])
   versions = _table(['version', 'in the serving dir', 'pushed by'], [
