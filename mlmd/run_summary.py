@@ -84,6 +84,8 @@ class RunSummary:
                 f'killed after {" ".join(last)}' if last else 'killed')
       return ', '.join([f'{len(by_state[state])} {state}' for state in ('ran', 'cached')
                         if state in by_state] + [killed])
+    if self.status == 'running' and 'running' not in by_state:  # between two components
+      by_state['running'] = ['...']
     if len(by_state) == 1:
       (state,) = by_state
       return f'all {state}'

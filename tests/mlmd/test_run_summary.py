@@ -46,6 +46,12 @@ def test_a_killed_run_says_so(states, text):
   assert summary.states() == text
 
 
+def test_a_live_run_between_two_components_is_running():
+  summary = RunSummary(run_id='r', components=_components({'ExampleGen': 'ran'}),
+                       status='running')
+  assert summary.states() == '1 ran, running: ...'
+
+
 def test_removed_files_are_named_in_the_table():
   removed = RunSummary(
       run_id='2026-01-01T10:00:00.000001', started=1767261600.0, duration=95.4, spans=[0],
