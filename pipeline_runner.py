@@ -370,18 +370,16 @@ def _labels_by_version(config: configs.PipelineConfig):
 def _runs(args) -> int:
   config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
   _configure_output(verbose=False)
-  summaries = run_summary.history(config)
-  print(run_summary.to_json(summaries) if args.json
-        else run_summary.format_table(summaries, _labels_by_version(config)))
+  summaries = run_summary.with_labels(run_summary.history(config), _labels_by_version(config))
+  print(run_summary.to_json(summaries) if args.json else run_summary.format_table(summaries))
   return 0
 
 
 def _lineage(args) -> int:
   config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path)
   _configure_output(verbose=False)
-  found = lineage.trace(config, args.version)
-  print(run_summary.to_json(found) if args.json
-        else found.format(_labels_by_version(config).get(args.version, [])))
+  found = lineage.trace(config, args.version, _labels_by_version(config).get(args.version, []))
+  print(run_summary.to_json(found) if args.json else found.format())
   return 0
 
 

@@ -1,7 +1,9 @@
 """What a killed run left in ML Metadata, set straight before the next run starts.
 
 In: the pipeline's configuration, called under the run lock (pipeline/run_lock.py). Out: every
-execution of the pipeline still NEW or RUNNING is marked CANCELED; returns how many.
+execution of the pipeline still NEW or RUNNING is marked CANCELED; returns how many. And, for
+the read side, whether a run of the output dir is alive now (run_alive): if not, its executions
+still RUNNING are a killed run's.
 
 A run killed with kill -9 leaves its current component's execution RUNNING for ever: TFX's
 LocalDagRunner neither reuses nor closes an execution of an earlier run (a run id is a new
@@ -12,7 +14,9 @@ stays as it was, and the next run reuses it from the cache; its unfinished compo
 files in a folder of its own execution id, which no artifact in ML Metadata points to.
 """
 
+import json
 import logging
+import os
 
 from ml_metadata.proto import metadata_store_pb2
 
@@ -39,3 +43,17 @@ def cancel_unfinished_executions(config: PipelineConfig) -> int:
     store.put_executions(unfinished)
     logging.info('Marked %d executions of killed runs canceled', len(unfinished))
   return len(unfinished)
+
+
+def run_alive(config: PipelineConfig) -> bool:
+  """Whether a run holds the output dir now: the run lock's file (removed when a run ends, left
+  by a killed one) names a live process. Only read: taking the lock to find out could refuse a
+  run starting at that moment."""
+  try:
+    pid = json.loads(config.lock_path.read_text())['pid']
+    os.kill(pid, 0)
+  except PermissionError:  # alive, another user's
+    return True
+  except (OSError, ValueError, KeyError, TypeError):  # no file, no record, no such process
+    return False
+  return True

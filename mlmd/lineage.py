@@ -74,8 +74,8 @@ class Lineage:
   base_model_uri: Optional[str]  # the model training started from (warm start)
   evaluation_uri: str
   evaluator: Step
-  accuracy: float
-  example_count: int
+  accuracy: Optional[float]  # None: the evaluation's files were removed
+  example_count: Optional[int]
   baseline_accuracy: Optional[float]
   baseline_versions: List[str]  # the serving versions of the baseline model
   blessed: bool
@@ -83,16 +83,23 @@ class Lineage:
   transform_graph_uri: str
   schema_uri: str
   examples: List[RawExamples]  # in span order
+  labels: List[str] = dataclasses.field(default_factory=list)  # the model config file's labels
+  # The URIs above whose files are gone (ML Metadata records them DELETED or LOST; the records,
+  # and so the history, stay), and whether the evaluation could not be read for that reason.
+  removed: List[str] = dataclasses.field(default_factory=list)
 
   @property
   def spans(self) -> List[int]:
     return [e.span for e in self.examples if e.span is not None]
 
-  def format(self, labels: Sequence[str] = ()) -> str:
-    """The lineage for a person, from the push back to the data; labels are the model config
-    file's version labels naming this version."""
+  def format(self) -> str:
+    """The lineage for a person, from the push back to the data; a path whose files were
+    removed says so."""
     def made(step: Step) -> str:
       return f'{step.component_id}, run {step.run_id}'
+
+    def where(uri: str) -> str:
+      return f'{uri} (removed)' if uri in self.removed else uri
 
     baseline = 'no baseline'
     if self.baseline_accuracy is not None:
@@ -100,34 +107,37 @@ class Lineage:
       if self.baseline_versions:
         baseline += f' (version {", ".join(self.baseline_versions)})'
     lines = [
-        f'Model version {self.version}: {self.pushed_path}',
+        f'Model version {self.version}: {where(self.pushed_path)}',
         f'  pushed: {run_summary.format_time(self.pusher.started)} ({made(self.pusher)})',
         f'  trained: {run_summary.format_time(self.trainer.started)}, '
         f'{self.trainer.seconds:.0f}s ({made(self.trainer)})',
         f'    settings: {json.dumps(self.trainer_config, sort_keys=True)}',
-        f'    model: {self.model_uri}',
+        f'    model: {where(self.model_uri)}',
     ]
-    if labels:
-      lines.insert(1, f'  labels: {", ".join(labels)}')
+    if self.labels:
+      lines.insert(1, f'  labels: {", ".join(self.labels)}')
     if self.base_model_uri:
-      lines.append(f'    warm-started from: {self.base_model_uri}')
+      lines.append(f'    warm-started from: {where(self.base_model_uri)}')
+    accuracy = ('accuracy unknown (evaluation removed)' if self.accuracy is None else
+                f'accuracy {self.accuracy:.4f} on {self.example_count} examples, {baseline}')
     lines += [
-        f'  evaluated: accuracy {self.accuracy:.4f} on {self.example_count} examples, {baseline}, '
+        f'  evaluated: {accuracy}, '
         + ('blessed' if self.blessed else 'not blessed') + f' ({made(self.evaluator)})',
-        f'    evaluation: {self.evaluation_uri}',
+        f'    evaluation: {where(self.evaluation_uri)}',
         f'  transformed: {made(self.transform)}',
-        f'    transform graph: {self.transform_graph_uri}',
-        f'  schema: {self.schema_uri}',
+        f'    transform graph: {where(self.transform_graph_uri)}',
+        f'  schema: {where(self.schema_uri)}',
         f'  spans: {run_summary.format_spans(self.spans)}',
     ]
     for examples in self.examples:
-      lines += [f'    span {examples.span}: {examples.uri} ({made(examples.made_by)})']
+      lines += [f'    span {examples.span}: {where(examples.uri)} ({made(examples.made_by)})']
       if not examples.statistics:  # e.g. an older span ingested only to fill the window
         lines.append('      statistics: none')
       for statistics in examples.statistics:
-        lines.append(f'      statistics: {statistics.uri} ({made(statistics.made_by)})')
+        lines.append(f'      statistics: {where(statistics.uri)} ({made(statistics.made_by)})')
         for verdict in statistics.verdicts:
-          lines.append(f'      {_describe(verdict)}: {verdict.uri} ({made(verdict.made_by)})')
+          lines.append(f'      {_describe(verdict)}: {where(verdict.uri)} '
+                       f'({made(verdict.made_by)})')
           lines += [f'        - {problem}' for problem in verdict.problems]
     return '\n'.join(lines)
 
@@ -141,17 +151,30 @@ def _describe(verdict: Verdict) -> str:
 
 
 class _Events:
-  """ML Metadata's events, walked one hop at a time."""
+  """ML Metadata's events, walked one hop at a time; each execution's events, contexts and
+  artifacts are read once. Remembers the URIs of the artifacts it met whose files are gone."""
 
   def __init__(self, store):
     self._store = store
+    self._artifacts_of: Dict[int, Dict[int, Dict[str, List[Artifact]]]] = {}
+    self._steps: Dict[int, Step] = {}
+    self._producers: Dict[int, Execution] = {}
+    self.removed: List[str] = []
+
+  def seen(self, artifacts: List[Artifact]) -> List[Artifact]:
+    self.removed += [a.uri for a in artifacts
+                     if mlmd_store.is_removed(a) and a.uri not in self.removed]
+    return artifacts
 
   def producer(self, artifact: Artifact) -> Execution:
     """The execution that made artifact (not one that only found it cached)."""
-    events = [e for e in self._store.get_events_by_artifact_ids([artifact.id])
-              if e.type == metadata_store_pb2.Event.OUTPUT]
-    executions = self._store.get_executions_by_id({e.execution_id for e in events})
-    return min(executions, key=lambda e: (e.last_known_state != Execution.COMPLETE, e.id))
+    if artifact.id not in self._producers:
+      events = [e for e in self._store.get_events_by_artifact_ids([artifact.id])
+                if e.type == metadata_store_pb2.Event.OUTPUT]
+      executions = self._store.get_executions_by_id({e.execution_id for e in events})
+      self._producers[artifact.id] = min(
+          executions, key=lambda e: (e.last_known_state != Execution.COMPLETE, e.id))
+    return self._producers[artifact.id]
 
   def inputs(self, execution: Execution, type_name: str, key: Optional[str] = None):
     """execution's input artifacts of type_name (under key, when given)."""
@@ -178,21 +201,26 @@ class _Events:
     return [found[i] for i in sorted(found)]
 
   def step(self, execution: Execution) -> Step:
-    contexts = mlmd_store.execution_contexts(self._store, execution.id)
-    return Step(component_id=mlmd_store.component_id(contexts),
-                run_id=contexts.get(names.RUN_CONTEXT, ''),
-                started=execution.create_time_since_epoch / 1000,
-                seconds=(execution.last_update_time_since_epoch
-                         - execution.create_time_since_epoch) / 1000,
-                state=mlmd_store.state_name(execution))
+    if execution.id not in self._steps:
+      contexts = mlmd_store.execution_contexts(self._store, execution.id)
+      self._steps[execution.id] = Step(
+          component_id=mlmd_store.component_id(contexts),
+          run_id=contexts.get(names.RUN_CONTEXT, ''),
+          started=execution.create_time_since_epoch / 1000,
+          seconds=(execution.last_update_time_since_epoch
+                   - execution.create_time_since_epoch) / 1000,
+          state=mlmd_store.state_name(execution))
+    return self._steps[execution.id]
 
   def made_by(self, artifact: Artifact) -> Step:
     return self.step(self.producer(artifact))
 
   def _of(self, execution, event_type, type_name, key):
-    by_key = mlmd_store.artifacts_of(self._store, execution.id, event_type)
-    return [a for k, artifacts in by_key.items() if key in (None, k)
-            for a in artifacts if a.type == type_name]
+    by_type = self._artifacts_of.setdefault(execution.id, {})
+    if event_type not in by_type:
+      by_type[event_type] = mlmd_store.artifacts_of(self._store, execution.id, event_type)
+    return self.seen([a for k, artifacts in by_type[event_type].items() if key in (None, k)
+                      for a in artifacts if a.type == type_name])
 
 
 def _one(artifacts: List[Artifact], what: str) -> Artifact:
@@ -202,25 +230,21 @@ def _one(artifacts: List[Artifact], what: str) -> Artifact:
 
 
 def _find_push(store, config: PipelineConfig, version: str) -> Artifact:
-  pushes = [
-      a for a in store.get_artifacts_by_type(names.PUSHED_MODEL)
-      if a.custom_properties[names.PUSHED].int_value
-      and a.custom_properties[names.PUSHED_VERSION].string_value == version
-  ]
-  if not pushes:
+  found = pushes(store)
+  if version not in found:
     raise LookupError(f'{config.metadata_path}: no model version {version} was pushed '
-                      f'(versions pushed: {", ".join(pushed_versions(store)) or "none"})')
-  return min(pushes, key=lambda a: a.id)  # the push that made the version
+                      f'(versions pushed: {", ".join(found) or "none"})')
+  return found[version]
 
 
-def pushed_versions(store) -> List[str]:
-  """Every serving version recorded in the store, oldest first."""
-  return [
-      a.custom_properties[names.PUSHED_VERSION].string_value
-      for a in sorted(store.get_artifacts_by_type(names.PUSHED_MODEL),
-                      key=lambda a: a.id)
-      if a.custom_properties[names.PUSHED].int_value
-  ]
+def pushes(store) -> Dict[str, Artifact]:
+  """The PushedModel that made each serving version recorded in the store (a cached Pusher
+  records it again), by version, oldest first."""
+  found: Dict[str, Artifact] = {}
+  for a in sorted(store.get_artifacts_by_type(names.PUSHED_MODEL), key=lambda a: a.id):
+    if a.custom_properties[names.PUSHED].int_value:
+      found.setdefault(a.custom_properties[names.PUSHED_VERSION].string_value, a)
+  return found
 
 
 def _verdict(events: _Events, anomalies: Artifact) -> Verdict:
@@ -249,17 +273,19 @@ def _raw_examples(events: _Events, examples: Artifact) -> RawExamples:
                      made_by=events.made_by(examples), statistics=statistics)
 
 
-def trace(config: PipelineConfig, version: str) -> Lineage:
-  """The lineage of serving version `version` of config's pipeline; LookupError if no such
-  version was pushed."""
+def trace(config: PipelineConfig, version: str, labels: Sequence[str] = ()) -> Lineage:
+  """The lineage of serving version `version` of config's pipeline, with the model config file's
+  labels naming it; LookupError if no such version was pushed."""
   store = mlmd_store.open_store(config)
   events = _Events(store)
   pushed = _find_push(store, config, version)
+  destination = pushed.custom_properties[names.PUSHED_DESTINATION].string_value
   model = _one(events.upstream(pushed, names.MODEL), 'pushed model')
   blessing = _one(events.upstream(pushed, names.MODEL_BLESSING), 'blessing')
   evaluator = events.producer(blessing)
   evaluation_artifact = _one(events.outputs(evaluator, names.MODEL_EVALUATION), 'evaluation')
-  result = evaluation.summarize(evaluation_artifact.uri)
+  result = (None if mlmd_store.is_removed(evaluation_artifact)
+            else evaluation.summarize(evaluation_artifact.uri))
   baseline_versions = [
       a.custom_properties[names.PUSHED_VERSION].string_value
       for baseline in events.inputs(evaluator, names.MODEL, names.BASELINE_MODEL_KEY)
@@ -275,7 +301,7 @@ def trace(config: PipelineConfig, version: str) -> Lineage:
                   for e in events.upstream(transform_graph, names.EXAMPLES)]
   return Lineage(
       version=version,
-      pushed_path=pushed.custom_properties[names.PUSHED_DESTINATION].string_value,
+      pushed_path=destination,
       pusher=events.made_by(pushed),
       model_uri=model.uri,
       trainer=events.step(trainer),
@@ -284,13 +310,16 @@ def trace(config: PipelineConfig, version: str) -> Lineage:
       base_model_uri=base_models[0].uri if base_models else None,
       evaluation_uri=evaluation_artifact.uri,
       evaluator=events.step(evaluator),
-      accuracy=result.accuracy,
-      example_count=result.example_count,
-      baseline_accuracy=result.baseline_accuracy,
+      accuracy=result and result.accuracy,
+      example_count=result and result.example_count,
+      baseline_accuracy=result and result.baseline_accuracy,
       baseline_versions=baseline_versions,
       blessed=bool(blessing.custom_properties[names.BLESSED].int_value),
       transform=events.made_by(transform_graph),
       transform_graph_uri=transform_graph.uri,
       schema_uri=_one(events.upstream(transform_graph, names.SCHEMA),
                       'schema').uri,
-      examples=sorted(raw_examples, key=lambda e: (e.span is None, e.span, e.uri)))
+      examples=sorted(raw_examples, key=lambda e: (e.span is None, e.span, e.uri)),
+      labels=list(labels),
+      # The pushed model's own folder is the serving version's.
+      removed=[destination] * mlmd_store.is_removed(pushed) + events.removed)

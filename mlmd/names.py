@@ -47,4 +47,5 @@ RESOLVER_EXECUTION_TYPE = 'tfx.dsl.components.common.resolver.Resolver'
 
 # Component ids the read side looks for (pipeline/pipeline.py gives them).
 PUSHER = 'Pusher'
+TRAINER = 'Trainer'
 RUN_REPORT = 'RunReport'

@@ -17,6 +17,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from fashion_mnist import gate
 from mlmd import evaluation
+from mlmd import killed_runs
 from mlmd import names
 from mlmd import store as mlmd_store
 from pipeline.configs import PipelineConfig
@@ -51,6 +52,13 @@ class RunSummary:
   anomalies_accepted: bool = False
   problems: List[str] = dataclasses.field(default_factory=list)  # the data gate's anomalies
   report_path: Optional[str] = None
+  # complete; failed; running (its process is alive); killed (died part-way, see _status).
+  status: str = 'complete'
+  removed: List[str] = dataclasses.field(default_factory=list)  # output keys whose files are gone
+  pushed_removed: bool = False  # the pushed version's folder was removed
+  labels: List[str] = dataclasses.field(default_factory=list)  # the pushed version's labels
+  model_uri: Optional[str] = None  # the model the Trainer made (or found cached)
+  baseline_model_uri: Optional[str] = None  # the model the Evaluator compared it with
 
   @property
   def seconds(self) -> float:
@@ -61,11 +69,23 @@ class RunSummary:
 
   def states(self) -> str:
     """The components' states in a few words: 'all ran', 'all cached', '5 ran, 5 cached',
-    'failed: Trainer'. Resolvers are left out: they run every time and do no work."""
+    'failed: Trainer'; a killed run says so: '5 ran, killed in Trainer', or '6 ran, killed after
+    Transform' when it died between two components. Resolvers are left out: they run every time
+    and do no work."""
     by_state: Dict[str, List[str]] = {}
     for component in self.components:
       if not component.is_resolver:
         by_state.setdefault(component.state, []).append(component.component_id)
+    if self.status == 'killed':
+      unfinished = [c.component_id for c in self.components
+                    if c.state in ('running', 'canceled', 'unknown')]
+      last = [c.component_id for c in self.components if not c.is_resolver][-1:]
+      killed = (f'killed in {" ".join(unfinished)}' if unfinished else
+                f'killed after {" ".join(last)}' if last else 'killed')
+      return ', '.join([f'{len(by_state[state])} {state}' for state in ('ran', 'cached')
+                        if state in by_state] + [killed])
+    if self.status == 'running' and 'running' not in by_state:  # between two components
+      by_state['running'] = ['...']
     if len(by_state) == 1:
       (state,) = by_state
       return f'all {state}'
@@ -73,6 +93,17 @@ class RunSummary:
         [f'{len(by_state[state])} {state}' for state in ('ran', 'cached') if state in by_state]
         + [f'{state}: {" ".join(by_state[state])}' for state in _NAMED_STATES
            if state in by_state])
+
+  def note(self) -> str:
+    """What else to know in a few words: 'stopped at the data gate', 'files removed', ..."""
+    notes = []
+    if self.gate_passed is False:
+      notes.append('stopped at the data gate')
+    elif self.anomalies_accepted:
+      notes.append('anomalies accepted')
+    if self.removed:  # which ones: --json
+      notes.append('files removed')
+    return '; '.join(notes)
 
   def format(self, accuracy_threshold: float) -> str:
     """A few lines for a person: what ran, the accuracy, the blessing and the push."""
@@ -106,9 +137,32 @@ class RunSummary:
     return '\n'.join(lines)
 
 
-def _summarize(store, run) -> RunSummary:
-  components, fields, spans, finished = [], {}, set(), None
-  for component, execution in mlmd_store.component_executions(store, run):
+def _evaluation(artifact) -> Optional[evaluation.EvaluationSummary]:
+  """The Evaluator's result, or None when its files were removed (ML Metadata keeps the record)."""
+  if mlmd_store.is_removed(artifact):
+    return None
+  try:
+    return evaluation.summarize(artifact.uri)
+  except (OSError, ValueError, KeyError):  # removed without ML Metadata being told
+    return None
+
+
+def _status(components: List[ComponentRun], live: bool) -> str:
+  """complete, failed, running (its process is alive), or killed: a dead run with an execution
+  left unfinished (RUNNING or NEW; CANCELED once the next run set it straight,
+  mlmd/killed_runs.py), or that never reached its report (killed between two components)."""
+  states = {c.state for c in components}
+  if 'failed' in states:
+    return 'failed'
+  unfinished = bool(states & {'running', 'canceled', 'unknown'})
+  if unfinished or not any(c.component_id == names.RUN_REPORT for c in components):
+    return 'running' if live and 'canceled' not in states else 'killed'
+  return 'complete'
+
+
+def _summarize(history: mlmd_store.History, run, live: bool = False) -> RunSummary:
+  components, fields, spans, finished, removed = [], {}, set(), None, set()
+  for component, execution in history.executions[run.id]:
     components.append(ComponentRun(
         component_id=component,
         state=mlmd_store.state_name(execution),
@@ -119,25 +173,35 @@ def _summarize(store, run) -> RunSummary:
     # An execution a killed run left unfinished is canceled at the start of the next run.
     if execution.last_known_state != metadata_store_pb2.Execution.CANCELED:
       finished = max(finished or 0, execution.last_update_time_since_epoch)
-    inputs = mlmd_store.artifacts_of(store, execution.id, metadata_store_pb2.Event.INPUT)
-    outputs = mlmd_store.artifacts_of(store, execution.id, metadata_store_pb2.Event.OUTPUT)
-    # Every span a component read or wrote: Transform's window, which holds the spans ExampleGen
-    # ingested (or, when Transform did not run, those alone). Resolvers record what they
-    # resolved as INTERNAL_OUTPUT events, not read here.
-    spans.update(mlmd_store.span_of(a) for artifacts in (*inputs.values(), *outputs.values())
-                 for a in artifacts if mlmd_store.span_of(a) is not None)
-    for artifact in (a for artifacts in outputs.values() for a in artifacts):
+    outputs = []
+    for event, artifact in history.artifacts_of(execution.id):
+      # Every span a component read or wrote: Transform's window, which holds the spans
+      # ExampleGen ingested (or, when Transform did not run, those alone).
+      if artifact.type == names.EXAMPLES and mlmd_store.span_of(artifact) is not None:
+        spans.add(mlmd_store.span_of(artifact))
+      if (event.type == metadata_store_pb2.Event.INPUT
+          and event.path.steps[0].key == names.BASELINE_MODEL_KEY):
+        fields['baseline_model_uri'] = artifact.uri
+      if event.type == metadata_store_pb2.Event.OUTPUT:
+        outputs.append(artifact)
+        if mlmd_store.is_removed(artifact):
+          removed.add(event.path.steps[0].key)
+    for artifact in outputs:
       properties = artifact.custom_properties
       if artifact.type == names.MODEL_EVALUATION:
-        result = evaluation.summarize(artifact.uri)
-        fields.update(accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
-                      example_count=result.example_count,
-                      blessing_failures=result.blessing_failures)
+        result = _evaluation(artifact)
+        if result is not None:
+          fields.update(accuracy=result.accuracy, baseline_accuracy=result.baseline_accuracy,
+                        example_count=result.example_count,
+                        blessing_failures=result.blessing_failures)
+      elif artifact.type == names.MODEL and component == names.TRAINER:
+        fields['model_uri'] = artifact.uri
       elif artifact.type == names.MODEL_BLESSING:
         fields['blessed'] = bool(properties[names.BLESSED].int_value)
       elif artifact.type == names.PUSHED_MODEL and properties[names.PUSHED].int_value:
         fields['pushed_path'] = properties[names.PUSHED_DESTINATION].string_value
         fields['pushed_version'] = properties[names.PUSHED_VERSION].string_value
+        fields['pushed_removed'] = mlmd_store.is_removed(artifact)
       elif (artifact.type == names.EXAMPLE_ANOMALIES
             and gate.PASSED in properties):
         fields['gate_passed'] = bool(properties[gate.PASSED].int_value)
@@ -148,19 +212,32 @@ def _summarize(store, run) -> RunSummary:
   started = run.create_time_since_epoch / 1000
   return RunSummary(run_id=run.name, components=components, started=started,
                     duration=None if finished is None else finished / 1000 - started,
-                    spans=sorted(spans), **fields)
+                    spans=sorted(spans), status=_status(components, live),
+                    removed=sorted(removed), **fields)
+
+
+def _summaries(config: PipelineConfig, store, runs, newest) -> List[RunSummary]:
+  found = mlmd_store.history(store, config, runs)
+  # Only the newest run can still be going: the run lock keeps two runs from overlapping.
+  live = killed_runs.run_alive(config)
+  return [_summarize(found, run, live=live and run.id == newest.id) for run in runs]
 
 
 def summarize(config: PipelineConfig, run_id: Optional[str] = None) -> RunSummary:
   """The summary of a run (by default the newest) of config's pipeline."""
   store = mlmd_store.open_store(config)
-  return _summarize(store, mlmd_store.find_run(store, config, run_id))
+  runs = mlmd_store.pipeline_runs(store, config)
+  return _summaries(config, store, [mlmd_store.find_run(store, config, run_id)], runs[-1])[0]
 
 
-def history(config: PipelineConfig) -> List[RunSummary]:
-  """The summaries of every run of config's pipeline, oldest first."""
+def history(config: PipelineConfig, last: Optional[int] = None,
+            until: Optional[str] = None) -> List[RunSummary]:
+  """The summaries of every run of config's pipeline, oldest first; with until (a run id), only
+  the runs up to that one; with last, only the last of those."""
   store = mlmd_store.open_store(config)
-  return [_summarize(store, run) for run in mlmd_store.pipeline_runs(store, config)]
+  runs = mlmd_store.pipeline_runs(store, config)
+  shown = runs[:[run.name for run in runs].index(until) + 1] if until else runs
+  return _summaries(config, store, shown[-last:] if last else shown, runs[-1])
 
 
 def format_spans(spans: Iterable[int]) -> str:
@@ -181,10 +258,18 @@ def format_time(unix_time: Optional[float]) -> str:
   return datetime.datetime.fromtimestamp(unix_time).strftime('%Y-%m-%d %H:%M:%S')
 
 
-def format_table(summaries: List[RunSummary],
-                 labels: Optional[Dict[str, List[str]]] = None) -> str:
-  """One line per run: the table of `fashion-pipeline runs`; labels (by version) are the model
-  config file's version labels, in a LABELS column after the pushed version when there are any."""
+def with_labels(summaries: List[RunSummary],
+                labels: Dict[str, List[str]]) -> List[RunSummary]:
+  """The summaries with the labels (by version: the model config file's version labels) that
+  name each one's pushed version."""
+  return [dataclasses.replace(s, labels=labels.get(s.pushed_version, []) if s.pushed_version
+                              else []) for s in summaries]
+
+
+def format_table(summaries: List[RunSummary]) -> str:
+  """One line per run: the table of `fashion-pipeline runs`; the pushed versions' labels (see
+  with_labels) in a LABELS column after the pushed version when there are any."""
+  labels = any(s.labels for s in summaries)
   header = ('RUN', 'STARTED', 'DURATION', 'SPANS', 'COMPONENTS', 'ACCURACY', 'BLESSED', 'PUSHED',
             *(('LABELS',) if labels else ()), 'NOTE')
   rows = [header]
@@ -192,18 +277,16 @@ def format_table(summaries: List[RunSummary],
     pushed = s.pushed_version or '-'
     if s.pushed_version and s.state_of(names.PUSHER) == 'cached':
       pushed += ' (cached)'
-    note = ''
-    if s.gate_passed is False:
-      note = 'stopped at the data gate'
-    elif s.anomalies_accepted:
-      note = 'anomalies accepted'
+    if s.pushed_version and s.pushed_removed:
+      pushed += ' (removed)'
     rows.append((
         s.run_id, format_time(s.started),
         '-' if s.duration is None else f'{s.duration:.0f}s',
         format_spans(s.spans), s.states(),
-        '-' if s.accuracy is None else f'{s.accuracy:.4f}',
+        f'{s.accuracy:.4f}' if s.accuracy is not None else
+        'removed' if 'evaluation' in s.removed else '-',
         {None: '-', True: 'yes', False: 'no'}[s.blessed], pushed,
-        *((','.join(labels.get(s.pushed_version, [])) or '-',) if labels else ()), note))
+        *((','.join(s.labels) or '-',) if labels else ()), s.note()))
   widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
   return '\n'.join('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
                    for row in rows)

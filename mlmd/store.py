@@ -2,9 +2,12 @@
 
 In: the pipeline's configuration (its metadata file and pipeline name). Out: the store, its runs
 (pipeline_run contexts), each run's component executions, an execution's input or output
-artifacts, an Examples artifact's span, and the spans ingested so far.
+artifacts, an Examples artifact's span, whether an artifact's files were removed, the spans
+ingested so far, and a History: every run's executions, events and artifacts read at once.
 """
 
+import dataclasses
+import sqlite3
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -25,6 +28,10 @@ _STATE_NAMES = {
     Execution.CANCELED: 'canceled',
 }
 _FINISHED = (Execution.COMPLETE, Execution.CACHED)
+# What retention records when an artifact's files are gone (its record stays): DELETED, or LOST
+# where this ML Metadata has it (not 1.16's).
+_REMOVED = tuple(Artifact.State.Value(name) for name in ('DELETED', 'LOST')
+                 if name in Artifact.State.keys())
 
 
 def connect(metadata_path: Path, writable: bool = False) -> metadata_store.MetadataStore:
@@ -47,11 +54,10 @@ def open_store(config: PipelineConfig) -> metadata_store.MetadataStore:
 
 def pipeline_runs(store, config: PipelineConfig) -> List[metadata_store_pb2.Context]:
   """The pipeline_run contexts of config's pipeline, oldest first; LookupError if none."""
-  runs = [
-      context for context in store.get_contexts_by_type(names.RUN_CONTEXT)
-      if any(parent.name == config.pipeline_name
-             for parent in store.get_parent_contexts_by_context(context.id))
-  ]
+  pipeline = store.get_context_by_type_and_name(names.PIPELINE_CONTEXT, config.pipeline_name)
+  runs = [context for context in ([] if pipeline is None else
+                                  store.get_children_contexts_by_context(pipeline.id))
+          if context.type == names.RUN_CONTEXT]
   if not runs:
     raise LookupError(f'{config.metadata_path}: no run of {config.pipeline_name} recorded')
   return sorted(runs, key=lambda context: (context.create_time_since_epoch, context.id))
@@ -96,6 +102,11 @@ def artifacts_of(store, execution_id: int, event_type) -> Dict[str, List[Artifac
   return result
 
 
+def is_removed(artifact: Artifact) -> bool:
+  """Whether ML Metadata records the artifact's files as removed (DELETED, LOST, ...)."""
+  return artifact.state in _REMOVED
+
+
 def state_name(execution: Execution) -> str:
   """ran, cached, failed, running, canceled or unknown."""
   return _STATE_NAMES.get(execution.last_known_state, 'unknown')
@@ -131,3 +142,58 @@ def ingested_spans(metadata_path: Path) -> Set[int]:
                   and execution.last_known_state in _FINISHED}
   return {span_of(examples[artifact_id])
           for artifact_id, execution_id in producers.items() if execution_id in example_gens}
+
+
+@dataclasses.dataclass(frozen=True)
+class History:
+  """Runs of a pipeline with their executions, events and artifacts, read in bulk: four calls
+  to ML Metadata and one SQL query, however many runs: 0.3 s on 500 runs. With a few queries
+  per execution `runs` took 25 s there, and still 0.65 s in 500 calls of
+  get_executions_by_context with the rest in bulk (bench/history_bench.py)."""
+  runs: List[metadata_store_pb2.Context]  # oldest first
+  executions: Dict[int, List[Tuple[str, Execution]]]  # by run context id: (component id, execution)
+  events: Dict[int, List[metadata_store_pb2.Event]]  # by execution id
+  artifacts: Dict[int, Artifact]  # by id
+
+  def artifacts_of(self, execution_id: int) -> List[Tuple[metadata_store_pb2.Event, Artifact]]:
+    """An execution's events (but a resolver's), each with its artifact."""
+    return [(event, self.artifacts[event.artifact_id])
+            for event in self.events.get(execution_id, ())]
+
+
+def _associations(metadata_path: Path) -> List[Tuple[int, int]]:
+  """(execution id, context id) of every execution's contexts, in one query of ML Metadata's
+  SQLite table Association (id, context_id, execution_id: the same in every schema version
+  since 0.13). ML Metadata's API gives them only per context or per execution: 1 ms a call."""
+  connection = sqlite3.connect(f'{metadata_path.absolute().as_uri()}?mode=ro', uri=True)
+  try:
+    return connection.execute('SELECT execution_id, context_id FROM Association').fetchall()
+  finally:
+    connection.close()
+
+
+def history(store, config: PipelineConfig, runs: List[metadata_store_pb2.Context]) -> History:
+  """The History of runs (pipeline_run contexts of config's pipeline, see pipeline_runs)."""
+  prefix = f'{config.pipeline_name}.'
+  nodes = {node.id: node.name[len(prefix):]
+           for node in store.get_contexts_by_type(names.NODE_CONTEXT)
+           if node.name.startswith(prefix)}
+  wanted = {run.id for run in runs}
+  run_of, component_of = {}, {}
+  for execution_id, context_id in _associations(config.metadata_path):
+    if context_id in wanted:
+      run_of[execution_id] = context_id
+    elif context_id in nodes:
+      component_of[execution_id] = nodes[context_id]
+  executions: Dict[int, List[Tuple[str, Execution]]] = {run.id: [] for run in runs}
+  found = sorted(store.get_executions_by_id(list(run_of)), key=lambda e: e.id) if run_of else []
+  for execution in found:
+    executions[run_of[execution.id]].append((component_of.get(execution.id, '?'), execution))
+  # Resolvers' events are only what they looked up (INTERNAL_OUTPUT), read by nothing here.
+  with_events = [e.id for e in found if e.type != names.RESOLVER_EXECUTION_TYPE]
+  events: Dict[int, List[metadata_store_pb2.Event]] = {}
+  for event in store.get_events_by_execution_ids(with_events) if with_events else ():
+    events.setdefault(event.execution_id, []).append(event)
+  artifact_ids = list({e.artifact_id for found in events.values() for e in found})
+  artifacts = {a.id: a for a in store.get_artifacts_by_id(artifact_ids)} if artifact_ids else {}
+  return History(runs=runs, executions=executions, events=events, artifacts=artifacts)

@@ -219,6 +219,7 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[str], with_spans:
   run_report = report_component.RunReport(
       data_source=str(config.examples_dir or data_dir),
       accuracy_threshold=config.accuracy_threshold,
+      history_source=report_component.history_source(config, for_kubeflow),
       examples=example_gen.outputs['examples'],
       statistics=statistics_gen.outputs['statistics'],
       schema=schema_importer.outputs['schema'],

@@ -34,6 +34,8 @@ def rewrite(config: PipelineConfig, run_id: Optional[str], out: Optional[Path]) 
       report_component.DATA_SOURCE: recorded[report_component.DATA_SOURCE].string_value,
       report_component.ACCURACY_THRESHOLD:
           recorded[report_component.ACCURACY_THRESHOLD].double_value,
+      # The store read here, also for runs recorded before the report had a history section.
+      report_component.HISTORY_SOURCE: report_component.history_source(config),
   }
   out = Path(out or config.output_dir / 'reports' / f'{run.name}.html').absolute()
   report_component.write_report(

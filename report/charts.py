@@ -156,3 +156,41 @@ def _plot_value_array(axes, label: int, probabilities: np.ndarray) -> None:
   axes.set_ylim([0, 1])
   bars[int(np.argmax(probabilities))].set_color('red')
   bars[label].set_color('blue')
+
+
+def accuracy_history(accuracies: Sequence[Optional[float]], blessed: Sequence[Optional[bool]],
+                     pushed: Sequence[bool], this_run: Optional[int], baseline: Optional[int],
+                     threshold: float) -> bytes:
+  """The accuracy of each of the last runs, oldest left: blessed runs green, others grey, pushed
+  ones ringed; this run and its baseline named; runs without an accuracy (stopped, killed,
+  evaluation removed) as small marks on the axis; the threshold as a dashed line."""
+  figure = Figure(figsize=(10, 3.2))
+  axes = figure.subplots()
+  positions = np.arange(len(accuracies))
+  measured = [i for i, a in enumerate(accuracies) if a is not None]
+  values = [accuracies[i] for i in measured]
+  low = min([*values, threshold]) - 0.01
+  high = max([*values, threshold]) + 0.02  # room for the legend
+  axes.plot(measured, values, color='#bbbbbb', linewidth=1, zorder=1)
+  for kind, color, label in ((True, '#2e7d32', 'blessed'), (False, '#9e9e9e', 'not blessed')):
+    chosen = [i for i in measured if bool(blessed[i]) is kind]
+    axes.scatter(chosen, [accuracies[i] for i in chosen], color=color, s=28, zorder=3,
+                 label=label)
+  rings = [i for i in measured if pushed[i]]
+  axes.scatter(rings, [accuracies[i] for i in rings], facecolors='none', edgecolors='#1565c0',
+               s=110, linewidths=1.5, zorder=4, label='pushed')
+  missing = [i for i, a in enumerate(accuracies) if a is None]
+  axes.scatter(missing, [low + 0.002] * len(missing), marker='|', color='#c62828', s=60,
+               zorder=3, label='no accuracy')
+  axes.axhline(threshold, color='#c62828', linestyle='--', linewidth=1, label='threshold')
+  for index, text in ((baseline, 'baseline'), (this_run, 'this run')):
+    if index is not None and accuracies[index] is not None:
+      axes.annotate(text, (index, accuracies[index]), textcoords='offset points',
+                    xytext=(0, 10), ha='center', fontsize=9)
+  axes.set_xlim(-1, max(len(accuracies), 2))
+  axes.set_ylim(low, high)
+  axes.set_xticks(positions[::max(1, len(positions) // 10)])
+  axes.set_xlabel(f'run (the last {len(accuracies)}, oldest left)')
+  axes.set_ylabel('test accuracy')
+  axes.legend(loc='upper left', fontsize=8, ncol=5)
+  return _png(figure)

@@ -2,7 +2,8 @@
 
 In: ExampleGen's examples, StatisticsGen's statistics, the schema, the data gate's result, and when
 they exist (they do not when the gate stopped the run, or for a first run) the previous run's
-statistics, the Trainer's model, the Evaluator's evaluation and blessing, and the Pusher's result.
+statistics, the Trainer's model, the Evaluator's evaluation and blessing, and the Pusher's result;
+and, from ML Metadata, the earlier runs (report/history.py).
 Out: an HtmlReport artifact: one self-contained `report.html` in its folder.
 """
 
@@ -21,7 +22,9 @@ from tfx.types import standard_artifacts
 
 from fashion_mnist import gate
 from mlmd import names
+from pipeline import configs
 from report import gather
+from report import history
 from report import render
 
 
@@ -29,6 +32,9 @@ from report import render
 # `fashion-pipeline report`, pipeline/reports.py).
 DATA_SOURCE = 'data_source'
 ACCURACY_THRESHOLD = 'accuracy_threshold'
+# Where the history section reads the earlier runs: JSON of the output dir, metadata file,
+# serving dir and pipeline name; '' for none (Kubeflow's ML Metadata is not a file here).
+HISTORY_SOURCE = 'history_source'
 
 
 class HtmlReport(artifact.Artifact):
@@ -40,6 +46,7 @@ class RunReportSpec(types.ComponentSpec):
   PARAMETERS = {
       DATA_SOURCE: component_spec.ExecutionParameter(type=str),
       ACCURACY_THRESHOLD: component_spec.ExecutionParameter(type=float),
+      HISTORY_SOURCE: component_spec.ExecutionParameter(type=str),
   }
   INPUTS = {
       'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -64,8 +71,30 @@ def _single_uri(input_dict, key):
   return artifacts[0].uri if artifacts else None
 
 
+def history_source(config: configs.PipelineConfig, for_kubeflow: bool = False) -> str:
+  """The HISTORY_SOURCE parameter for config's pipeline."""
+  if for_kubeflow:
+    return ''
+  return json.dumps({'output_dir': str(config.output_dir),
+                     'metadata_path': str(config.metadata_path),
+                     'serving_dir': str(config.serving_dir),
+                     'pipeline_name': config.pipeline_name})
+
+
+def _history(exec_properties, run_id: str):
+  source = exec_properties.get(HISTORY_SOURCE)
+  if not source:
+    return None
+  paths = json.loads(source)
+  return history.gather(configs.build(
+      output_dir=paths['output_dir'], metadata_path=paths['metadata_path'],
+      serving_dir=paths['serving_dir'], pipeline_name=paths['pipeline_name'],
+      accuracy_threshold=exec_properties[ACCURACY_THRESHOLD], environ={}), run_id)
+
+
 def run_artifacts(input_dict, exec_properties, run_id: str) -> gather.RunArtifacts:
-  """The report's inputs as RunArtifacts (also used to rewrite a report from ML Metadata)."""
+  """The report's inputs as RunArtifacts (also used to rewrite a report from ML Metadata), with
+  the history of the runs up to run_id."""
   examples = artifact_utils.get_single_instance(input_dict['examples'])
   verdict = artifact_utils.get_single_instance(input_dict['gate_result'])
   blessings = input_dict.get('blessing') or []
@@ -89,7 +118,8 @@ def run_artifacts(input_dict, exec_properties, run_id: str) -> gather.RunArtifac
       evaluation_uri=_single_uri(input_dict, 'evaluation'),
       blessed=bool(blessings[0].get_int_custom_property(names.BLESSED)) if blessings else None,
       pushed_path=(pushes[0].get_string_custom_property(names.PUSHED_DESTINATION) if pushes
-                   else None))
+                   else None),
+      history=_history(exec_properties, run_id))
 
 
 def write_report(run: gather.RunArtifacts, path: str) -> str:
@@ -114,7 +144,9 @@ class RunReport(base_component.BaseComponent):
   SPEC_CLASS = RunReportSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(RunReportExecutor)
 
-  def __init__(self, data_source: str, accuracy_threshold: float, **inputs):
+  def __init__(self, data_source: str, accuracy_threshold: float, history_source: str,
+               **inputs):
     super().__init__(spec=RunReportSpec(
         data_source=data_source, accuracy_threshold=accuracy_threshold,
+        history_source=history_source,
         report=types.Channel(type=HtmlReport), **inputs))

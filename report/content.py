@@ -86,8 +86,40 @@ class Pictures:
 
 
 @dataclasses.dataclass(frozen=True)
+class HistoryRun:
+  """One of the last runs, as `fashion-pipeline runs` shows it."""
+  run_id: str
+  accuracy: Optional[float]  # None: not evaluated (stopped, killed) or its evaluation removed
+  blessed: Optional[bool]
+  pushed_version: Optional[str]
+  states: str  # 'all ran', '5 ran, killed in Trainer', ...
+  note: str = ''  # 'stopped at the data gate', 'files removed', ...
+  is_this_run: bool = False
+  is_baseline: bool = False  # the run whose model this run was compared with
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingVersion:
+  version: str
+  present: bool  # its folder is in the serving dir
+  removed: bool  # ML Metadata records its files removed
+  run_id: Optional[str] = None  # the run that pushed it, when among the runs shown
+
+
+@dataclasses.dataclass(frozen=True)
+class HistorySection:
+  runs: Sequence[HistoryRun]  # the last ones, oldest first
+  total_runs: int  # every run recorded
+  accuracy_threshold: float
+  baseline_accuracy: Optional[float]  # this run's baseline; None: none (or not evaluated)
+  baseline_version: Optional[str]
+  serving_versions: Sequence[ServingVersion]  # newest first
+
+
+@dataclasses.dataclass(frozen=True)
 class ReportContent:
   run: RunInfo
   data: DataSection
   pictures: Pictures
   model: Optional[ModelSection] = None  # None when the run stopped before training
+  history: Optional[HistorySection] = None  # None: no ML Metadata to read (Kubeflow)

@@ -46,6 +46,7 @@ class RunArtifacts:
   evaluation_uri: Optional[str] = None
   blessed: Optional[bool] = None
   pushed_path: Optional[str] = None
+  history: Optional[content.HistorySection] = None  # None: no ML Metadata to read
 
 
 def _split_statistics(statistics_uri: str, split_names: Sequence[str]):
@@ -124,4 +125,5 @@ def build(run: RunArtifacts) -> content.ReportContent:
           test_images=test_images, test_labels=test_labels,
           test_probabilities=_predict(run.model_uri, test_images) if run.model_uri else None),
       model=(_model_section(run.evaluation_uri, run.accuracy_threshold, bool(run.blessed))
-             if run.evaluation_uri else None))
+             if run.evaluation_uri else None),
+      history=run.history)

@@ -4,7 +4,7 @@ In: a ReportContent (report/content.py).
 Out: the HTML text of one page that needs nothing else to be viewed: no scripts, no external CSS or
 fonts, every picture embedded as a base64 PNG data URI (drawn by report/charts.py). Every section
 has a stable id: header, data, anomalies, drift, schema, model, confusion-matrix, training-images,
-test-predictions (confusion-matrix only when a model was trained).
+test-predictions, history (confusion-matrix only when a model was trained).
 """
 
 import base64
@@ -17,8 +17,8 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from fashion_mnist import features
 from report import charts
 from report import feature_stats
-from report.content import (DataSection, ModelSection, Pictures, ReportContent, RunInfo,
-                            SplitStatistics)
+from report.content import (DataSection, HistorySection, ModelSection, Pictures, ReportContent,
+                            RunInfo, SplitStatistics)
 
 _STYLE = """
 body { font-family: sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 16px 32px;
@@ -49,6 +49,7 @@ _SECTION_TITLES = {
     'model': 'Model',
     'training-images': 'Training images',
     'test-predictions': 'Test images and predictions',
+    'history': 'History',
 }
 
 
@@ -63,6 +64,7 @@ def render_html(content: ReportContent) -> str:
       _model(content.model),
       _training_images(content.pictures),
       _test_predictions(content.pictures, content.model is not None),
+      _history(content.history),
   ]
   title = _e(f'Fashion-MNIST pipeline run {content.run.run_id}')
   links = ''.join(f'<a href="#{key}">{_e(name)}</a>' for key, name in _SECTION_TITLES.items())
@@ -320,3 +322,35 @@ def _test_predictions(pictures: Pictures, trained: bool) -> str:
       charts.test_predictions(pictures.test_images, pictures.test_labels,
                               pictures.test_probabilities),
       'test images with predictions', caption))
+
+
+def _history(history: Optional[HistorySection]) -> str:
+  if history is None:
+    return _section('history', _p('No history: this run had no ML Metadata file to read.'))
+  runs = history.runs
+  shown = (f'The last {len(runs)} of {history.total_runs} runs.' if history.total_runs > len(runs)
+           else f'All {len(runs)} runs.' if len(runs) > 1 else 'The first run.')
+  this = next((i for i, run in enumerate(runs) if run.is_this_run), None)
+  baseline = next((i for i, run in enumerate(runs) if run.is_baseline), None)
+  chart = _figure(charts.accuracy_history(
+      [run.accuracy for run in runs], [run.blessed for run in runs],
+      [bool(run.pushed_version) for run in runs], this, baseline, history.accuracy_threshold),
+      'accuracy of the last runs', f'Test accuracy of each run, oldest left. {shown}')
+  if history.baseline_accuracy is None:
+    compared = 'This run was compared with no baseline.'
+  else:
+    version = (f' (version {history.baseline_version})' if history.baseline_version else '')
+    compared = (f'This run was compared with the baseline{version}: accuracy '
+                f'{history.baseline_accuracy:.4f}.')
+  table = _table(['run', 'components', 'accuracy', 'blessed', 'pushed', 'note'], [
+      [run.run_id + (' (this run)' if run.is_this_run else '')
+       + (' (baseline)' if run.is_baseline else ''), run.states,
+       '-' if run.accuracy is None else f'{run.accuracy:.4f}',
+       {None: '-', True: 'yes', False: 'no'}[run.blessed], run.pushed_version or '-', run.note]
+      for run in reversed(runs)], [run.states.count('killed') > 0 for run in reversed(runs)])
+  versions = _table(['version', 'in the serving dir', 'pushed by'], [
+      [v.version, 'removed' if v.removed else 'yes' if v.present else 'no', v.run_id or '-']
+      for v in history.serving_versions]) if history.serving_versions else _p(
+          'No version has been pushed.')
+  return _section('history', chart + _p(compared) + '<h3>Serving versions</h3>' + versions
+                  + '<h3>Runs, newest first</h3>' + table)

@@ -67,7 +67,21 @@ def test_a_first_model_has_no_baseline():
 
 
 def test_the_model_config_files_labels_are_shown_under_the_version():
-  lines = _lineage([]).format(['canary', 'stable']).splitlines()
+  lines = dataclasses.replace(_lineage([]), labels=['canary', 'stable']).format().splitlines()
   assert lines[:2] == ['Model version 1767261690: /out/serving/1767261690',
                        '  labels: canary, stable']
   assert not any('labels' in line for line in _lineage([]).format().splitlines())
+
+
+def test_paths_whose_files_were_removed_say_so():
+  found = dataclasses.replace(
+      _lineage([]), accuracy=None, example_count=None, baseline_accuracy=None,
+      removed=['/out/serving/1767261690', '/root/Trainer/model/8',
+               '/root/Evaluator/evaluation/10'])
+  lines = found.format().splitlines()
+  assert lines[0] == 'Model version 1767261690: /out/serving/1767261690 (removed)'
+  assert '    model: /root/Trainer/model/8 (removed)' in lines
+  assert '    evaluation: /root/Evaluator/evaluation/10 (removed)' in lines
+  assert '  evaluated: accuracy unknown (evaluation removed), blessed (Evaluator, run run-2)' \
+      in lines
+  assert '  schema: /root/ImportSchemaGen/schema/2' in lines

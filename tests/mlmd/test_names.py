@@ -45,4 +45,4 @@ def test_property_and_key_names_are_tfx_s():
 def test_the_pipeline_has_the_components_the_read_side_looks_for(tmp_path):
   config = configs.build(output_dir=tmp_path, environ={})
   ids = {c.id for c in pipeline.create_pipeline(config, str(tmp_path)).components}
-  assert {names.PUSHER, names.RUN_REPORT} <= ids
+  assert {names.PUSHER, names.RUN_REPORT, names.TRAINER} <= ids

@@ -6,15 +6,11 @@ real runs through the command line."""
 import json
 
 import pytest
-import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
-from tensorflow_model_analysis.proto import metrics_for_slice_pb2
-from tensorflow_model_analysis.proto import validation_result_pb2
 from tfx.types import standard_artifacts
 
 from fashion_mnist import gate
-from fashion_mnist import metrics
-from metadata_builder import MetadataBuilder
+from metadata_builder import MetadataBuilder, write_evaluation
 from mlmd import lineage
 from mlmd import names
 from mlmd import run_summary
@@ -23,22 +19,6 @@ from report import component as report_component
 
 Execution = metadata_store_pb2.Execution
 _SETTINGS = {'epochs': 1, 'batch_size': 32}
-
-
-def _write_evaluation(uri, accuracy, example_count):
-  """TFMA's output files, as the Evaluator writes them: the overall slice's metrics and the
-  validation result, one TFRecord each."""
-  tf.io.gfile.makedirs(uri)
-  overall = metrics_for_slice_pb2.MetricsForSlice()
-  for name, value in ((metrics.ACCURACY, accuracy), (metrics.LOSS, 0.3),
-                      (metrics.EXAMPLE_COUNT, example_count)):
-    key_value = overall.metric_keys_and_values.add()
-    key_value.key.name = name
-    key_value.value.double_value.value = value
-  with tf.io.TFRecordWriter(f'{uri}/metrics-00000-of-00001.tfrecord') as writer:
-    writer.write(overall.SerializeToString())
-  with tf.io.TFRecordWriter(f'{uri}/validations.tfrecord') as writer:
-    writer.write(validation_result_pb2.ValidationResult(validation_ok=True).SerializeToString())
 
 
 def _verdict(builder, passed, problems=()):
@@ -75,7 +55,7 @@ def store(tmp_path_factory):
   graph = builder.artifact(standard_artifacts.TransformGraph)
   model = builder.artifact(standard_artifacts.Model)
   evaluation = builder.artifact(standard_artifacts.ModelEvaluation, uri=str(root / 'evaluation'))
-  _write_evaluation(evaluation.uri, accuracy=0.875, example_count=200)
+  write_evaluation(evaluation.uri, accuracy=0.875, example_count=200)
   blessing = builder.artifact(standard_artifacts.ModelBlessing, blessed=1,
                               current_model_id=model.id)
   pushed = builder.artifact(standard_artifacts.PushedModel, pushed=1,
@@ -109,7 +89,8 @@ def test_runs_are_summarized_from_their_executions_and_artifacts(store):
   first, cached, stopped = run_summary.history(store)
   assert [s.run_id for s in (first, cached, stopped)] == ['run-1', 'run-2', 'run-3']
   assert first.states() == 'all ran' and cached.states() == 'all cached'
-  assert stopped.states() == '4 ran, canceled: RunReport'
+  assert stopped.states() == '4 ran, killed in RunReport' and stopped.status == 'killed'
+  assert first.status == cached.status == 'complete'
   assert (first.spans, cached.spans, stopped.spans) == ([0], [0], [1])
   assert (first.accuracy, first.example_count, first.baseline_accuracy) == (0.875, 200, None)
   assert (first.blessed, first.pushed_version, first.pushed_path) == (True, '17', '/out/serving/17')

@@ -26,11 +26,40 @@ def test_spans_are_shown_as_ranges(spans, text):
     ({'ExampleGen': 'cached', 'Transform': 'ran', 'Trainer': 'ran'}, '2 ran, 1 cached'),
     ({'ExampleGen': 'cached', 'Transform': 'ran', 'Trainer': 'failed'},
      '1 ran, 1 cached, failed: Trainer'),
-    # A run killed part-way leaves its execution RUNNING in ML Metadata.
+    # A run still going (its process alive) has an execution RUNNING in ML Metadata.
     ({'ExampleGen': 'ran', 'Transform': 'running'}, '1 ran, running: Transform'),
 ])
 def test_component_states_in_a_few_words(states, text):
   assert RunSummary(run_id='r', components=_components(states)).states() == text
+
+
+@pytest.mark.parametrize('states, text', [
+    # Killed in the Trainer: RUNNING, or CANCELED once the next run set it straight.
+    ({'ExampleGen': 'ran', 'Transform': 'cached', 'Trainer': 'running'},
+     '1 ran, 1 cached, killed in Trainer'),
+    ({'ExampleGen': 'ran', 'Trainer': 'canceled'}, '1 ran, killed in Trainer'),
+    # Killed between two components: everything recorded finished, but it is not "all ran".
+    ({'ExampleGen': 'ran', 'Transform': 'ran'}, '2 ran, killed after Transform'),
+])
+def test_a_killed_run_says_so(states, text):
+  summary = RunSummary(run_id='r', components=_components(states), status='killed')
+  assert summary.states() == text
+
+
+def test_a_live_run_between_two_components_is_running():
+  summary = RunSummary(run_id='r', components=_components({'ExampleGen': 'ran'}),
+                       status='running')
+  assert summary.states() == '1 ran, running: ...'
+
+
+def test_removed_files_are_named_in_the_table():
+  removed = RunSummary(
+      run_id='2026-01-01T10:00:00.000001', started=1767261600.0, duration=95.4, spans=[0],
+      components=_components({'ExampleGen': 'ran', 'Pusher': 'ran'}), blessed=True,
+      pushed_version='1767261690', pushed_removed=True, gate_passed=True,
+      removed=['evaluation', 'examples', 'model', 'pushed_model'])
+  header, line = run_summary.format_table([removed]).splitlines()
+  assert line.split()[-6:] == ['removed', 'yes', '1767261690', '(removed)', 'files', 'removed']
 
 
 def test_table_has_one_line_per_run_with_its_outcome():
@@ -65,7 +94,8 @@ def test_table_has_one_line_per_run_with_its_outcome():
   assert len({line.index(' 0 ') for line in lines[1:3]}) == 1
 
   # With a model config file's labels, a column says which version each label names.
-  labelled = run_summary.format_table([first, stopped], {'1767261690': ['canary', 'stable']})
+  labelled = run_summary.format_table(run_summary.with_labels(
+      [first, stopped], {'1767261690': ['canary', 'stable']}))
   header, first_line, stopped_line = labelled.splitlines()
   assert header.split()[7:] == ['PUSHED', 'LABELS', 'NOTE']
   assert first_line.split()[-2:] == ['1767261690', 'canary,stable']

@@ -10,8 +10,9 @@ import tensorflow_data_validation as tfdv
 
 from fashion_mnist import features
 from helpers import REPO_ROOT, compute_statistics, generated_split, make_images
-from report.content import (ClassMetrics, DataSection, DriftCheck, ModelSection, Pictures,
-                            ReportContent, RunInfo, SplitStatistics)
+from report.content import (ClassMetrics, DataSection, DriftCheck, HistoryRun, HistorySection,
+                            ModelSection, Pictures, ReportContent, RunInfo, ServingVersion,
+                            SplitStatistics)
 
 # Characters that must be escaped, in texts that reach the page.
 ANOMALY = 'Feature "label" has values outside 0..9 <10> & more'
@@ -21,7 +22,7 @@ ANOMALY = 'Feature "label" has values outside 0..9 <10> & more'
 def section_ids():
   """The id of every section of a report of a run that trained a model."""
   return ('header', 'data', 'anomalies', 'drift', 'schema', 'model', 'confusion-matrix',
-          'training-images', 'test-predictions')
+          'training-images', 'test-predictions', 'history')
 
 
 @pytest.fixture(scope='session')
@@ -71,7 +72,34 @@ def model():
 
 
 @pytest.fixture(scope='session')
-def content(schema, splits, previous_splits, pictures, model) -> ReportContent:
+def history(model) -> HistorySection:
+  """The last 50 of 70 runs: evaluated ones (some blessed and pushed), stopped and killed ones,
+  this run last, compared with a baseline pushed ten runs before."""
+  rng = np.random.default_rng(6)
+  runs = []
+  for i in range(50):
+    kind = ('stopped', 'killed')[i % 2] if i % 7 == 3 else 'evaluated'
+    accuracy = float(rng.uniform(0.84, 0.9)) if kind == 'evaluated' else None
+    blessed = None if accuracy is None else accuracy > 0.87
+    runs.append(HistoryRun(
+        run_id=f'2026-11-{1 + i // 24:02d}T{i % 24:02d}:00:00.000000', accuracy=accuracy,
+        blessed=blessed, pushed_version=str(1796000000 + i) if blessed else None,
+        states='5 ran, killed in Trainer' if kind == 'killed' else 'all ran',
+        note='stopped at the data gate' if kind == 'stopped' else ''))
+  runs[-1] = HistoryRun(run_id='2026-11-29T20:48:13', accuracy=model.accuracy, blessed=False,
+                        pushed_version=None, states='all ran', is_this_run=True)
+  runs[39] = HistoryRun(run_id=runs[39].run_id, accuracy=model.baseline_accuracy, blessed=True,
+                        pushed_version='1796000039', states='all ran', is_baseline=True)
+  return HistorySection(
+      runs=runs, total_runs=70, accuracy_threshold=0.85,
+      baseline_accuracy=model.baseline_accuracy, baseline_version='1796000039',
+      serving_versions=[ServingVersion('1796000039', present=True, removed=False,
+                                       run_id=runs[39].run_id),
+                        ServingVersion('1795990000', present=False, removed=True)])
+
+
+@pytest.fixture(scope='session')
+def content(schema, splits, previous_splits, pictures, model, history) -> ReportContent:
   """A run that trained a model, with anomalies, a previous run and drift checks."""
   run = RunInfo(run_id='2026-11-29T20:48:13', time='2026-11-29 20:48 UTC',
                 data_source='/data/fashion-mnist', model_version=None, pushed_path=None,
@@ -80,7 +108,7 @@ def content(schema, splits, previous_splits, pictures, model) -> ReportContent:
            DriftCheck('eval', features.LABEL_KEY, 'L-infinity distance', 0.04, 0.1)]
   data = DataSection(splits=splits, schema=schema, anomalies=[ANOMALY], gate_passed=True,
                      anomalies_accepted=True, previous_splits=previous_splits, drift=drift)
-  return ReportContent(run=run, data=data, pictures=pictures, model=model)
+  return ReportContent(run=run, data=data, pictures=pictures, model=model, history=history)
 
 
 @pytest.fixture(scope='session')

@@ -62,9 +62,9 @@ def test_chromium_renders_the_report(content, section_ids, tmp_path):
 
   dom = _Dom(chromium(tmp_path, '--window-size=1280,1000', '--virtual-time-budget=5000',
                       '--dump-dom', page.as_uri()))
-  assert dom.decoded == ['true'] * 9
-  assert set(dom.ids) >= set(section_ids)
-  assert dom.height > 4000  # tables and nine pictures, at 1280 pixels wide
+  assert dom.decoded == ['true'] * 10
+  assert set(dom.ids) >= set(section_ids)  # the history section too
+  assert dom.height > 5000  # tables and ten pictures, at 1280 pixels wide
 
   screenshot = tmp_path / 'report.png'
   chromium(tmp_path, f'--screenshot={screenshot}', f'--window-size=1280,{dom.height}',

@@ -65,8 +65,9 @@ def test_every_section_is_there(page, section_ids):
 def test_pictures_are_embedded_pngs(page):
   images = _Page(page).images
   # Two label distributions and two pixel histograms (train, eval), two comparisons with the
-  # previous run, the confusion matrix, the training images and the test predictions.
-  assert len(images) == 9
+  # previous run, the confusion matrix, the training images, the test predictions and the
+  # history's accuracies.
+  assert len(images) == 10
   for source in images:
     assert source.startswith('data:image/png;base64,')
     picture = Image.open(io.BytesIO(base64.b64decode(source.split(',', 1)[1])))
@@ -157,10 +158,28 @@ def test_gate_stopped(stopped_page, section_ids):
   assert 'No previous run to compare with.' in section_text(stopped_page, 'drift')
   assert 'the test images with their true classes' in section_text(stopped_page,
                                                                    'test-predictions')
-  # The data pictures, the training images and the test images.
-  assert len(page.images) == 6
+  # The data pictures, the training images, the test images and the history's accuracies.
+  assert len(page.images) == 7
 
 
 def test_no_anomalies(content):
   page = render_html(replace_data(content, anomalies=()))
   assert 'None: every split matches the schema.' in section_text(page, 'anomalies')
+
+
+def test_history(page, content):
+  text = ' '.join(section_text(page, 'history').split())
+  assert 'The last 50 of 70 runs.' in text
+  assert ('This run was compared with the baseline (version 1796000039): accuracy '
+          f'{content.model.baseline_accuracy:.4f}.') in text
+  assert '2026-11-29T20:48:13 (this run)' in text and '(baseline)' in text
+  assert '1796000039 yes ' in text and '1795990000 removed' in text
+  assert '5 ran, killed in Trainer' in text and 'stopped at the data gate' in text
+  # Newest first in the table: this run's row before the baseline's.
+  assert text.index('(this run)') < text.index('(baseline)')
+
+
+def test_no_history_without_ml_metadata(content):
+  page = render_html(dataclasses.replace(content, history=None))
+  assert 'No history: this run had no ML Metadata file to read.' in section_text(page, 'history')
+  assert len(_Page(page).images) == 9
