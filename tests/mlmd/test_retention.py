@@ -164,3 +164,36 @@ def test_artifacts_whose_files_are_gone_are_marked_deleted_before_a_run(three_ru
 def test_a_gs_uri_is_not_checked():
   artifact = Artifact(uri='gs://bucket/root/Model/1', type=names.MODEL)
   assert not retention.files_missing(artifact)
+
+
+def test_tfx_cache_never_returns_an_execution_whose_outputs_are_not_live(tmp_path):
+  """What retention and the lost check rely on, checked at the installed TFX (both stacks): its
+  cache lookup (orchestration/portable/cache_utils) skips an execution with an output that is
+  not LIVE, even when the files are still there (a gc killed part-way)."""
+  # pylint: disable=g-import-not-at-top  (TFX's orchestrator: only this test needs it)
+  from tfx.orchestration import metadata
+  from tfx.orchestration.portable import cache_utils
+  from tfx.orchestration.portable.mlmd import context_lib
+  builder = MetadataBuilder(tmp_path / 'metadata.sqlite')
+  model = builder.artifact(standard_artifacts.Model, uri=str(tmp_path / 'model'))
+  (tmp_path / 'model').mkdir()
+  (tmp_path / 'model' / 'saved_model.pb').write_bytes(b'x')
+  connection = metadata_store_pb2.ConnectionConfig()
+  connection.sqlite.filename_uri = str(tmp_path / 'metadata.sqlite')
+  with metadata.Metadata(connection) as handle:
+    cache = context_lib.register_context_if_not_exists(
+        handle, context_lib.CONTEXT_TYPE_EXECUTION_CACHE, 'the-trainer-cache-key')
+    type_id = handle.store.put_execution_type(metadata_store_pb2.ExecutionType(name='Trainer'))
+    event = metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)
+    event.path.steps.add().key = names.MODEL_KEY
+    event.path.steps.add().index = 0
+    handle.store.put_execution(
+        metadata_store_pb2.Execution(type_id=type_id,
+                                     last_known_state=metadata_store_pb2.Execution.COMPLETE),
+        [(model.mlmd_artifact, event)], [cache])
+    assert [a.id for a in cache_utils.get_cached_outputs(handle, cache)[names.MODEL_KEY]] == [
+        model.id]
+    for state in (Artifact.MARKED_FOR_DELETION, Artifact.DELETED):
+      [stored] = handle.store.get_artifacts_by_id([model.id])
+      retention.set_state(handle.store, [stored], state, names.REMOVED_BY_RETENTION)
+      assert cache_utils.get_cached_outputs(handle, cache) is None
