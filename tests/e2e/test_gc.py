@@ -3,8 +3,8 @@ blessed and pushed; span 2 warm-started from it, blessed and pushed. Then `gc --
 nothing), a gc killed with SIGKILL part-way and run again, a rerun that is fully cached, files
 deleted by hand (the baseline model, the previous statistics, the cached transform graph) that the
 next run, a refused candidate, notices and works around, and a new span with `run --retain-runs 1
---retain-versions 1` on that store. Five runs, two of them mostly cached: about 2.5 minutes on 2
-idle cores.
+--retain-versions 1` on that store. Five runs, two of them mostly cached: 263 s on 2 cores busy
+with other work (load 5), of which 145 s for the first two runs.
 """
 
 import signal

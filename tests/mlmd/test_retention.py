@@ -2,12 +2,15 @@
 ML Metadata store filled here as TFX records three runs: two models blessed and pushed, then a
 refused one warm-started from the second."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 from tfx.types import standard_artifacts
 
+from helpers import REPO_ROOT
 from metadata_builder import MetadataBuilder
 from mlmd import names
 from mlmd import retention
@@ -197,3 +200,12 @@ def test_tfx_cache_never_returns_an_execution_whose_outputs_are_not_live(tmp_pat
       [stored] = handle.store.get_artifacts_by_id([model.id])
       retention.set_state(handle.store, [stored], state, names.REMOVED_BY_RETENTION)
       assert cache_utils.get_cached_outputs(handle, cache) is None
+
+
+def test_retention_and_gc_import_no_tensorflow():
+  """So that `gc` and the check before every run cost no TensorFlow start-up."""
+  script = ('import sys, pipeline_runner; from pipeline import garbage_collection; '
+            "print([m for m in ('tensorflow', 'tfx') if m in sys.modules])")
+  result = subprocess.run([sys.executable, '-c', script], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=False)
+  assert (result.returncode, result.stdout.strip()) == (0, '[]'), result.stderr[-2000:]
