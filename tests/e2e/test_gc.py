@@ -205,6 +205,8 @@ def test_files_deleted_by_hand_are_marked_and_the_next_run_goes_on_without_them(
 
 
 def test_a_new_span_after_gc_with_retention_at_the_end_of_the_run(workspace):
+  [labelled] = workspace.versions()
+  _ok(run_cli('promote', labelled, '--label', 'stable', '--output-dir', str(workspace.output)))
   workspace.add_span(3)
   result = workspace.run(*_WARM_START, '--retain-runs', '1', '--retain-versions', '1')
   assert 'Removed' in result.stdout
@@ -212,7 +214,10 @@ def test_a_new_span_after_gc_with_retention_at_the_end_of_the_run(workspace):
   assert run['Trainer'][0] == 'ran'
   _assert_inputs_live(run)
   _assert_consistent(workspace)
-  assert len(workspace.versions()) == 1  # the newest, whether this run's or the last one's
+  # The labelled version stays beside the newest (this run's, when it pushed one).
+  versions = workspace.versions()
+  assert versions[0] == labelled and len(versions) == (2 if 'Blessed: yes' in result.stdout
+                                                        else 1)
   assert not [p for p in (workspace.output / 'serving').iterdir() if p.name.startswith('.')]
 
 
