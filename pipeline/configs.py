@@ -112,10 +112,9 @@ class PipelineConfig:
       raise ConfigError(f'learning rate must be positive, not {self.learning_rate}')
     if self.data_dir and self.examples_dir:
       raise ConfigError('give either a data dir (IDX files) or an examples dir, not both')
-    for name in ('retain_runs', 'retain_versions'):
-      if getattr(self, name) is not None and getattr(self, name) < 1:
-        raise ConfigError(f'{name.replace("_", " ")} must be at least 1, not '
-                          f'{getattr(self, name)}')
+    for what, count in (('runs', self.retain_runs), ('serving versions', self.retain_versions)):
+      if count is not None and count < 1:
+        raise ConfigError(f'the {what} to keep must be at least 1, not {count}')
     if not 0.0 <= self.accuracy_threshold <= 1.0:
       raise ConfigError(
           f'accuracy threshold must be between 0 and 1, not {self.accuracy_threshold}')

@@ -228,4 +228,4 @@ def test_gc_without_runs_or_with_nothing_to_keep_is_an_error_in_one_line(tmp_pat
                                   'no such file')
   result = run_cli('gc', '--output-dir', str(tmp_path), '--keep-runs', '0')
   assert (result.returncode, result.stderr) == (
-      2, 'fashion-pipeline: error: retain runs must be at least 1, not 0\n')
+      2, 'fashion-pipeline: error: the runs to keep must be at least 1, not 0\n')
