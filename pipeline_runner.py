@@ -1,6 +1,6 @@
 """The command line: `fashion-pipeline run` (the same as `python pipeline_runner.py run`),
-`compile`, `add-span`, `split`, `runs`, `lineage`, `report`, `serve`, `predict`, `promote` and
-`rollback`.
+`compile`, `add-span`, `split`, `runs`, `lineage`, `report`, `serve`, `predict`, `promote`,
+`rollback` and `gc`.
 
 Parses arguments into a PipelineConfig and hands it to library code; nothing else lives here.
 """
@@ -11,6 +11,7 @@ import os
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import dataclasses
 import gc
 import logging
 import re
@@ -28,6 +29,7 @@ from mlmd import lineage
 from mlmd import run_summary
 from pipeline import configs
 from pipeline import data_source
+from pipeline import garbage_collection
 from pipeline import run_lock
 from pipeline import scheduling
 from pipeline import spans
@@ -150,10 +152,17 @@ def _add_run_parser(commands) -> None:
                    help='when another run is using the output dir, wait for it to finish '
                    f'(default: exit at once with code {_EXIT_BUSY})')
   run.add_argument('--verbose', action='store_true', help='show every log line')
+  run.add_argument('--retain-runs', type=int, metavar='N',
+                   help='after the run, remove what the last N runs, the kept serving versions '
+                   'and the next run do not need, as `gc --keep-runs N` (default: keep all)')
+  run.add_argument('--retain-versions', type=int, metavar='N',
+                   help='after the run, remove serving versions older than the newest N, but '
+                   'none a label names, as `gc --keep-versions N` (default: keep all)')
 
 
 def _run(args) -> int:
-  config = _config(args)
+  config = dataclasses.replace(_config(args), retain_runs=args.retain_runs,
+                               retain_versions=args.retain_versions)
   _configure_output(args.verbose)
   # First, so that a refused run costs nothing and everything below sees one run at a time.
   with run_lock.hold(config.lock_path, wait=args.wait):
@@ -167,7 +176,12 @@ def _run(args) -> int:
         return 0
     from pipeline import runner  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
     summary = runner.run(config)
+    retained = None  # still under the lock: no other run reads what goes
+    if config.retain_runs is not None or config.retain_versions is not None:
+      retained = garbage_collection.collect(config)
   print(summary.format(config.accuracy_threshold))
+  if retained:
+    print(retained.format(details=False))
   # Stopped at the data gate: a failure for whoever scheduled the run.
   return 1 if summary.gate_passed is False else 0
 
@@ -418,6 +432,38 @@ def _split(args) -> int:
   return 0
 
 
+def _add_gc_parser(commands) -> None:
+  gc_parser = commands.add_parser(
+      'gc', help='remove the files of artifacts and serving versions that nothing still needs '
+      '(their ML Metadata records stay, marked DELETED)')
+  gc_parser.add_argument('--keep-runs', type=int, default=configs.DEFAULT_KEEP_RUNS, metavar='N',
+                         help='keep everything of the last N runs (default: %(default)s)')
+  gc_parser.add_argument('--keep-versions', type=int, default=configs.DEFAULT_KEEP_VERSIONS,
+                         metavar='N', help='keep the newest N serving versions, besides any a '
+                         'label names (default: %(default)s)')
+  gc_parser.add_argument('--spans', type=int, default=configs.DEFAULT_NUM_SPANS, dest='num_spans',
+                         metavar='K', help="the runs' --spans: the examples of the last K spans "
+                         'are kept for the next run (default: %(default)s)')
+  gc_parser.add_argument('--dry-run', action='store_true',
+                         help='only print what would be removed and how many bytes')
+  gc_parser.add_argument('--wait', action='store_true',
+                         help='when a run is using the output dir, wait for it (default: exit '
+                         f'at once with code {_EXIT_BUSY})')
+  _add_metadata_arguments(gc_parser)
+  gc_parser.add_argument('--pipeline-root', help='default: OUTPUT_DIR/pipeline_root')
+  gc_parser.add_argument('--serving-dir', help='default: OUTPUT_DIR/serving')
+
+
+def _gc(args) -> int:
+  config = configs.build(output_dir=args.output_dir, metadata_path=args.metadata_path,
+                         pipeline_root=args.pipeline_root, serving_dir=args.serving_dir,
+                         num_spans=args.num_spans, retain_runs=args.keep_runs,
+                         retain_versions=args.keep_versions)
+  with run_lock.hold(config.lock_path, wait=args.wait):
+    print(garbage_collection.collect(config, dry_run=args.dry_run).format())
+  return 0
+
+
 def _add_cluster_parser(commands) -> None:
   cluster = commands.add_parser(
       'cluster', help='start, stop or show a local Flink or Spark cluster for run --engine: the '
@@ -470,6 +516,7 @@ def main(argv=None) -> int:
   _add_span_parsers(commands)
   _add_label_parsers(commands)
   _add_cluster_parser(commands)
+  _add_gc_parser(commands)
   args = parser.parse_args(argv)
   from fashion_mnist import idx  # pylint: disable=g-import-not-at-top
   from serving import config as serving_config  # pylint: disable=g-import-not-at-top
@@ -477,7 +524,7 @@ def main(argv=None) -> int:
     return {'run': _run, 'compile': _compile, 'serve': _serve, 'predict': _predict,
             'report': _report, 'add-span': _add_span, 'split': _split, 'runs': _runs,
             'lineage': _lineage, 'promote': _promote, 'rollback': _rollback,
-            'cluster': _cluster}[args.command](args)
+            'cluster': _cluster, 'gc': _gc}[args.command](args)
   except (configs.ConfigError, data_source.DataSourceError, idx.IdxFormatError, spans.SpanError,
           serving_config.ConfigError, LookupError) as e:
     print(f'fashion-pipeline: error: {e}', file=sys.stderr)

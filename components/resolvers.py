@@ -25,6 +25,10 @@ changed it hands the Evaluator the cached candidate itself as the baseline: the 
 differ from the first run, it compares the model with itself and the Pusher pushes it again.
 Excluding this run's own artifact keeps such a rerun fully cached, and nothing is compared with
 itself. "Newest" is the highest ML Metadata id, as in TFX's own strategies.
+
+Every strategy sees only LIVE artifacts (`live_only`): one whose files were removed by retention
+or found gone before the run (DELETED, mlmd/retention.py) is never handed to a component.
+TFX's channels already take LIVE artifacts only; this holds whatever a channel passes.
 """
 
 import collections
@@ -46,6 +50,16 @@ CURRENT_KEY = 'current'
 # The Evaluator's ModelBlessing properties: which model it judged, and the verdict.
 _MODEL_ID = evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY
 _BLESSED = evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
+_LIVE = metadata_store_pb2.Artifact.LIVE
+
+
+def live_only(resolve):
+  """Wraps a strategy's resolve_artifacts so that it sees only LIVE artifacts."""
+  def resolve_live(self, store, input_dict: Dict[str, List[types.Artifact]]):
+    return resolve(self, store, {key: [a for a in artifacts if a.mlmd_artifact.state == _LIVE]
+                                 for key, artifacts in input_dict.items()})
+  resolve_live.__doc__ = resolve.__doc__
+  return resolve_live
 
 
 def _newest_except(artifacts: List[types.Artifact], excluded: List[types.Artifact]):
@@ -65,6 +79,7 @@ def _blessings_by_model_id(blessings: List[types.Artifact]) -> Dict[int, types.A
 class LatestBlessedBaselineStrategy(resolver.ResolverStrategy):
   """The newest blessed Model that is not the candidate."""
 
+  @live_only
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]):
     del store  # everything needed is in input_dict
     blessing_by_model_id = _blessings_by_model_id(input_dict[MODEL_BLESSING_KEY])
@@ -90,6 +105,7 @@ def _made_by_the_same_component(store, artifacts, references):
 class PreviousArtifactStrategy(resolver.ResolverStrategy):
   """The newest artifact of `history` made like this run's `current` one, other than it."""
 
+  @live_only
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]):
     current = input_dict[CURRENT_KEY]
     history = _made_by_the_same_component(store, input_dict[HISTORY_KEY], current)
@@ -106,6 +122,7 @@ class SpanWindowStrategy(resolver.ResolverStrategy):
   def __init__(self, num_spans: int):
     self._num_spans = num_spans
 
+  @live_only
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]):
     current = input_dict[CURRENT_KEY]
     newest_span = max(_span(artifact) for artifact in current)
@@ -135,6 +152,7 @@ def _consumed_by_producers(store, artifact_ids: Iterable[int]) -> Dict[int, Froz
 class TrainedOnOtherDataStrategy(resolver.ResolverStrategy):
   """The newest `history` artifact (blessed, for models) made from other examples than `current`."""
 
+  @live_only
   def resolve_artifacts(self, store, input_dict: Dict[str, List[types.Artifact]]):
     candidates = input_dict[HISTORY_KEY]
     if MODEL_BLESSING_KEY in input_dict:

@@ -11,6 +11,7 @@ EXAMPLE_STATISTICS = 'ExampleStatistics'
 EXAMPLE_ANOMALIES = 'ExampleAnomalies'
 SCHEMA = 'Schema'
 TRANSFORM_GRAPH = 'TransformGraph'
+TRANSFORM_CACHE = 'TransformCache'
 MODEL = 'Model'
 MODEL_EVALUATION = 'ModelEvaluation'
 MODEL_BLESSING = 'ModelBlessing'
@@ -28,6 +29,11 @@ PUSHED = 'pushed'
 PUSHED_DESTINATION = 'pushed_destination'
 PUSHED_VERSION = 'pushed_version'
 
+# Ours, on artifacts retention removed or found without their files (mlmd/retention.py): why.
+REMOVED = 'removed'
+REMOVED_BY_RETENTION = 'by retention'
+REMOVED_FILES_MISSING = 'files missing'
+
 # Execution properties (tfx.types.standard_component_specs): the Trainer's settings.
 CUSTOM_CONFIG = 'custom_config'
 
@@ -37,6 +43,9 @@ STATISTICS_KEY = 'statistics'
 MODEL_KEY = 'model'
 BASELINE_MODEL_KEY = 'baseline_model'
 BASE_MODEL_KEY = 'base_model'
+TRANSFORM_GRAPH_KEY = 'transform_graph'
+SCHEMA_KEY = 'schema'
+ANALYZER_CACHE_KEY = 'analyzer_cache'
 
 # Context types TFX's orchestrator records, and the execution type of its resolver nodes
 # (tfx.dsl.components.common.resolver.Resolver.get_class_type()).

@@ -23,6 +23,12 @@ DEFAULT_MAX_ACCURACY_DROP = 0.0  # a candidate less accurate than the last bless
 DEFAULT_NUM_SPANS = 1  # train on the newest span only
 DEFAULT_WARM_START_EPOCHS = 3  # starting from a trained model's weights needs fewer passes
 DEFAULT_SEED = 0  # training is repeatable: the same data and settings give the same model
+# `gc`: the runs whose artifacts are all kept, and the newest serving versions kept (besides
+# those a label names). `run --retain-runs/--retain-versions` has no default: keep everything.
+DEFAULT_KEEP_RUNS = 3
+DEFAULT_KEEP_VERSIONS = 3
+# In the output dir: the copies of reports `fashion-pipeline report` writes.
+REPORTS_DIR = 'reports'
 # Beam's DirectRunner in this process: on 70,000 images and 2 cores it ran the pipeline in 108 s
 # with a 2.0 GB peak, against 160 s and 3.1 GB with a worker process per core (multi_processing,
 # which pays TensorFlow's start-up and a copy of the data in each worker; bench/results/). On many
@@ -80,6 +86,10 @@ class PipelineConfig:
   schema_file: Path = SCHEMA_FILE
   accept_anomalies: bool = False  # let this run train despite the data gate's anomalies
   pipeline_name: str = PIPELINE_NAME
+  # At the end of a run, keep the last retain_runs runs and the newest retain_versions serving
+  # versions, removing the rest (pipeline/garbage_collection.py); None keeps all.
+  retain_runs: Optional[int] = None
+  retain_versions: Optional[int] = None
 
   @property
   def lock_path(self) -> Path:
@@ -102,6 +112,9 @@ class PipelineConfig:
       raise ConfigError(f'learning rate must be positive, not {self.learning_rate}')
     if self.data_dir and self.examples_dir:
       raise ConfigError('give either a data dir (IDX files) or an examples dir, not both')
+    for what, count in (('runs', self.retain_runs), ('serving versions', self.retain_versions)):
+      if count is not None and count < 1:
+        raise ConfigError(f'the {what} to keep must be at least 1, not {count}')
     if not 0.0 <= self.accuracy_threshold <= 1.0:
       raise ConfigError(
           f'accuracy threshold must be between 0 and 1, not {self.accuracy_threshold}')

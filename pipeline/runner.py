@@ -14,6 +14,7 @@ from engines import beam_options  # noqa: F401  (declares --files_to_stage for B
 from engines import beam_services
 from fashion_mnist import idx
 from mlmd import killed_runs
+from mlmd import retention
 from mlmd import run_summary
 from models import keras_autograph
 from pipeline import beam_packaging
@@ -57,6 +58,7 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   beam_services.check_reachable(config.beam_args)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
+  retention.mark_lost_artifacts(config)  # files deleted by hand: no component may be handed them
   # Components run in this process: the Evaluator's model and metrics call Keras too.
   keras_autograph.exempt_keras_from_autograph()
   beam_packaging.skip_tfx_package_for_own_workers()

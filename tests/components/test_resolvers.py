@@ -2,6 +2,7 @@
 each picks earlier artifacts for this run and never this run's own."""
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 from tfx.types import standard_artifacts
 
 from components import resolvers
@@ -138,3 +139,26 @@ def test_the_warm_start_model_is_the_newest_blessed_one_trained_on_other_data(bu
       resolvers.MODEL_BLESSING_KEY: builder.all(standard_artifacts.ModelBlessing),
       resolvers.CURRENT_KEY: [span_2, span_3]})
   assert _ids(resolved[resolvers.HISTORY_KEY]) == [models['old'].id]
+
+
+def test_no_strategy_resolves_an_artifact_whose_files_are_gone(builder):
+  """An artifact retention removed or found without its files (DELETED) is never picked: here the
+  newest blessed model, which would otherwise be the baseline and the warm-start model."""
+  span_1, span_2 = _examples_of(builder, 1), _examples_of(builder, 2)
+  everything = []
+  for _ in range(2):
+    model = _made_from(builder, standard_artifacts.Model, 'Trainer', [span_1])
+    everything.append((model, builder.artifact(standard_artifacts.ModelBlessing, blessed=1,
+                                               current_model_id=model.id)))
+  old_blessed, newest_blessed = everything
+  newest_blessed[0].mlmd_artifact.state = metadata_store_pb2.Artifact.DELETED
+  candidate = builder.artifact(standard_artifacts.Model)
+  resolved = resolvers.LatestBlessedBaselineStrategy().resolve_artifacts(
+      builder.store, _baseline_inputs(everything, candidate))
+  assert _ids(resolved[resolvers.MODEL_KEY]) == [old_blessed[0].id]
+  resolved = resolvers.TrainedOnOtherDataStrategy().resolve_artifacts(builder.store, {
+      resolvers.HISTORY_KEY: [model for model, _ in everything],
+      resolvers.MODEL_BLESSING_KEY: [blessing for _, blessing in everything],
+      resolvers.CURRENT_KEY: [span_2],
+  })
+  assert _ids(resolved[resolvers.HISTORY_KEY]) == [old_blessed[0].id]

@@ -19,6 +19,7 @@ from report import component as report_component
     (names.EXAMPLE_ANOMALIES, standard_artifacts.ExampleAnomalies),
     (names.SCHEMA, standard_artifacts.Schema),
     (names.TRANSFORM_GRAPH, standard_artifacts.TransformGraph),
+    (names.TRANSFORM_CACHE, standard_artifacts.TransformCache),
     (names.MODEL, standard_artifacts.Model),
     (names.MODEL_EVALUATION, standard_artifacts.ModelEvaluation),
     (names.MODEL_BLESSING, standard_artifacts.ModelBlessing),
@@ -39,6 +40,9 @@ def test_property_and_key_names_are_tfx_s():
   assert names.MODEL_KEY == standard_component_specs.MODEL_KEY
   assert names.BASELINE_MODEL_KEY == standard_component_specs.BASELINE_MODEL_KEY
   assert names.BASE_MODEL_KEY == standard_component_specs.BASE_MODEL_KEY
+  assert names.TRANSFORM_GRAPH_KEY == standard_component_specs.TRANSFORM_GRAPH_KEY
+  assert names.SCHEMA_KEY == standard_component_specs.SCHEMA_KEY
+  assert names.ANALYZER_CACHE_KEY == standard_component_specs.ANALYZER_CACHE_KEY
   assert names.RESOLVER_EXECUTION_TYPE == resolver.Resolver.get_class_type()
 
 
