@@ -9,6 +9,7 @@ from tfx.types import artifact_utils
 
 from mlmd import names
 from mlmd import store as mlmd_store
+from pipeline import configs
 from pipeline.configs import PipelineConfig
 from report import component as report_component
 
@@ -37,7 +38,7 @@ def rewrite(config: PipelineConfig, run_id: Optional[str], out: Optional[Path]) 
       # The store read here, also for runs recorded before the report had a history section.
       report_component.HISTORY_SOURCE: report_component.history_source(config),
   }
-  out = Path(out or config.output_dir / 'reports' / f'{run.name}.html').absolute()
+  out = Path(out or config.output_dir / configs.REPORTS_DIR / f'{run.name}.html').absolute()
   report_component.write_report(
       report_component.run_artifacts(inputs, exec_properties, run.name), str(out))
   return out
