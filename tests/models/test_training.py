@@ -126,6 +126,13 @@ def test_cached_and_streamed_windows_make_the_same_updates_and_accuracy(window, 
   assert abs(cached_accuracy - streamed_accuracy) < 0.05
 
 
-def test_the_budget_holds_one_real_span_and_not_two():
-  budget = 256 * 2**20
-  assert model_module.cached_bytes(60_000) <= budget < model_module.cached_bytes(120_000)
+def test_a_window_larger_than_the_budget_is_not_read_into_memory(window):
+  size = NUM_TRAIN * (features.NUM_PIXELS * 4 + 8)  # float32 pixels and an int64 label
+  images, labels = model_module.read_window(window['files'], window['transform_output'], size)
+  assert images.shape == (NUM_TRAIN, *features.IMAGE_SHAPE) and len(labels) == NUM_TRAIN
+  assert model_module.read_window(window['files'], window['transform_output'], size - 1) is None
+
+
+def test_the_size_estimate_from_the_files_errs_towards_streaming(window):
+  size = NUM_TRAIN * (features.NUM_PIXELS * 4 + 8)
+  assert size <= model_module.estimated_cache_bytes(window['files']) < 2 * size
