@@ -78,10 +78,15 @@ def windows_phase(data_dir: Path, span_counts: List[int], epochs: int, work_dir:
   for count in span_counts:
     output_dir = work_dir / f'out-{count}'
     print(f'{count} spans ({count * 60_000:,} training images), cold ...', flush=True)
-    result = pipeline_bench.measure(
-        [*command(), 'run', '--data-dir', str(spans_dir), '--spans', str(count),
-         '--epochs', str(epochs), '--output-dir', str(output_dir)],
-        log_path=work_dir / f'windows-{count}.log')
+    log = work_dir / f'windows-{count}.log'
+    try:
+      result = pipeline_bench.measure(
+          [*command(), 'run', '--data-dir', str(spans_dir), '--spans', str(count),
+           '--epochs', str(epochs), '--output-dir', str(output_dir)], log_path=log)
+    except RuntimeError:
+      # The log goes with the scratch folder: show its end first.
+      print(''.join(log.read_text().splitlines(keepends=True)[-40:]), flush=True)
+      raise
     result['output_dir_mb'] = round(bytes_under(output_dir) / 2**20, 1)
     result.update(component_seconds(output_dir))
     results[str(count)] = result

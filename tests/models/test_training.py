@@ -127,12 +127,13 @@ def test_cached_and_streamed_windows_make_the_same_updates_and_accuracy(window, 
 
 
 def test_a_window_larger_than_the_budget_is_not_read_into_memory(window):
-  size = NUM_TRAIN * (features.NUM_PIXELS * 4 + 8)  # float32 pixels and an int64 label
-  images, labels = model_module.read_window(window['files'], window['transform_output'], size)
+  images, labels = model_module.read_window(window['files'], window['transform_output'],
+                                            NUM_TRAIN)
   assert images.shape == (NUM_TRAIN, *features.IMAGE_SHAPE) and len(labels) == NUM_TRAIN
-  assert model_module.read_window(window['files'], window['transform_output'], size - 1) is None
+  np.testing.assert_array_equal(np.sort(_ids(images)), np.arange(NUM_TRAIN))
+  assert model_module.read_window(window['files'], window['transform_output'],
+                                  NUM_TRAIN - 1) is None
 
 
 def test_the_size_estimate_from_the_files_errs_towards_streaming(window):
-  size = NUM_TRAIN * (features.NUM_PIXELS * 4 + 8)
-  assert size <= model_module.estimated_cache_bytes(window['files']) < 2 * size
+  assert NUM_TRAIN <= model_module.estimated_examples(window['files']) < 2 * NUM_TRAIN
