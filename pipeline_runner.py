@@ -114,6 +114,10 @@ def _add_pipeline_options(parser) -> None:
                       'on other data), for --warm-start-epochs epochs')
   parser.add_argument('--warm-start-epochs', type=int,
                       default=configs.DEFAULT_WARM_START_EPOCHS, help='default: %(default)s')
+  parser.add_argument('--train-cache-mb', type=int, default=configs.DEFAULT_TRAIN_CACHE_MB,
+                      metavar='MB', help='the Trainer holds the training window in memory when '
+                      'it fits in MB (60,000 images take 188 MB), else streams it from disk each '
+                      'epoch (default: %(default)s)')
   parser.add_argument('--beam-arg', action='append', default=[], dest='beam_args',
                       metavar='ARG', help='a Beam pipeline option, repeatable, after the defaults '
                       f'{" ".join(configs.DEFAULT_BEAM_ARGS)} (e.g. '
@@ -137,7 +141,8 @@ def _config(args) -> configs.PipelineConfig:
       batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
       accuracy_threshold=args.accuracy_threshold, accept_anomalies=args.accept_anomalies,
       max_accuracy_drop=args.max_accuracy_drop, num_spans=args.num_spans,
-      warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs)
+      warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs,
+      train_cache_mb=args.train_cache_mb)
 
 
 def _add_run_parser(commands) -> None:

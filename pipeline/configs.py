@@ -29,6 +29,9 @@ DEFAULT_KEEP_RUNS = 3
 DEFAULT_KEEP_VERSIONS = 3
 # In the output dir: the copies of reports `fashion-pipeline report` writes.
 REPORTS_DIR = 'reports'
+# The Trainer holds a training window in memory when its transformed pixels fit in this many MB
+# (a span of 60,000 images takes 188 MB), and streams it from disk otherwise (models/model.py).
+DEFAULT_TRAIN_CACHE_MB = 256
 # Beam's DirectRunner in this process: on 70,000 images and 2 cores it ran the pipeline in 108 s
 # with a 2.0 GB peak, against 160 s and 3.1 GB with a worker process per core (multi_processing,
 # which pays TensorFlow's start-up and a copy of the data in each worker; bench/results/). On many
@@ -82,6 +85,7 @@ class PipelineConfig:
   num_spans: int = DEFAULT_NUM_SPANS  # the training window: the last num_spans spans
   warm_start: bool = False  # start from the latest blessed model's weights
   warm_start_epochs: int = DEFAULT_WARM_START_EPOCHS
+  train_cache_mb: int = DEFAULT_TRAIN_CACHE_MB  # 0: always stream the window
   beam_args: Tuple[str, ...] = DEFAULT_BEAM_ARGS
   schema_file: Path = SCHEMA_FILE
   accept_anomalies: bool = False  # let this run train despite the data gate's anomalies
@@ -101,6 +105,9 @@ class PipelineConfig:
       raise ConfigError(f'epochs must be at least 1, not {self.epochs}')
     if self.warm_start_epochs < 1:
       raise ConfigError(f'warm start epochs must be at least 1, not {self.warm_start_epochs}')
+    if self.train_cache_mb < 0:
+      raise ConfigError(f'the training cache budget must be at least 0 MB, not '
+                        f'{self.train_cache_mb}')
     if self.num_spans < 1:
       raise ConfigError(f'the number of spans must be at least 1, not {self.num_spans}')
     if not 0.0 <= self.max_accuracy_drop <= 1.0:

@@ -174,8 +174,8 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[str], with_spans:
         # StatisticsGen already has the raw data's statistics; those of the scaled pixels would
         # cost two more passes over the data and nothing reads them.
         disable_statistics=True,
-        # Only the graph: the Trainer reads the raw window into memory once and runs the graph on
-        # it, which is cheaper than writing and reading 60,000 transformed examples.
+        # Only the graph: the Trainer reads the raw window and runs the graph on it, which is
+        # cheaper than writing and reading 60,000 transformed examples.
         materialize=False)
     warm_start_model = None
     if config.warm_start:
@@ -198,6 +198,7 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[str], with_spans:
             'batch_size': config.batch_size,
             'learning_rate': config.learning_rate,
             'seed': config.seed,
+            'cache_budget_mb': config.train_cache_mb,
             SOURCE_KEY: code_version,
         })
     baseline_model = _resolver(
