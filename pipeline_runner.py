@@ -11,7 +11,6 @@ import os
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
-import dataclasses
 import gc
 import logging
 import re
@@ -131,7 +130,8 @@ def _add_pipeline_options(parser) -> None:
                       '--beam-arg values, which win)')
 
 
-def _config(args) -> configs.PipelineConfig:
+def _config(args, **settings) -> configs.PipelineConfig:
+  """The pipeline options' configuration; settings: those of one command (run's retention)."""
   return configs.build(
       output_dir=args.output_dir, pipeline_root=args.pipeline_root,
       metadata_path=args.metadata_path, serving_dir=args.serving_dir, data_dir=args.data_dir,
@@ -142,7 +142,7 @@ def _config(args) -> configs.PipelineConfig:
       accuracy_threshold=args.accuracy_threshold, accept_anomalies=args.accept_anomalies,
       max_accuracy_drop=args.max_accuracy_drop, num_spans=args.num_spans,
       warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs,
-      train_cache_mb=args.train_cache_mb)
+      train_cache_mb=args.train_cache_mb, **settings)
 
 
 def _add_run_parser(commands) -> None:
@@ -166,8 +166,7 @@ def _add_run_parser(commands) -> None:
 
 
 def _run(args) -> int:
-  config = dataclasses.replace(_config(args), retain_runs=args.retain_runs,
-                               retain_versions=args.retain_versions)
+  config = _config(args, retain_runs=args.retain_runs, retain_versions=args.retain_versions)
   _configure_output(args.verbose)
   # First, so that a refused run costs nothing and everything below sees one run at a time.
   with run_lock.hold(config.lock_path, wait=args.wait):
