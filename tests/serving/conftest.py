@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from fashion_mnist import dataset
 from fashion_mnist import idx
-from helpers import run_cli, write_dataset
-from server_process import MAX_BATCH_SIZE, MAX_BODY_BYTES, running_server, serving_dir_with
+from server_process import (MAX_BATCH_SIZE, MAX_BODY_BYTES, push_small_model, running_server,
+                            serving_dir_with)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,12 +28,7 @@ class PushedModel:
 
 @pytest.fixture(scope='session')
 def pushed_model(tmp_path_factory) -> PushedModel:
-  root = tmp_path_factory.mktemp('serving-model')
-  data_dir = write_dataset(root / 'data')
-  result = run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(root / 'out'),
-                   '--epochs', '1', '--accuracy-threshold', '0.5')
-  assert result.returncode == 0, result.stderr[-5000:]
-  (version_dir,) = (root / 'out' / 'serving').iterdir()
+  version_dir, data_dir = push_small_model(tmp_path_factory.mktemp('serving-model'))
   images, labels = idx.read_split(data_dir / dataset.TEST.images_file,
                                   data_dir / dataset.TEST.labels_file)
   return PushedModel(version_dir, images, labels)
