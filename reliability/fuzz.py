@@ -121,7 +121,7 @@ def _rss_mb(pid: int, field: str = 'VmRSS') -> float:
   raise RuntimeError(f'no {field} for process {pid}')
 
 
-class _MemoryWatch:
+class MemoryWatch:
   """Samples a process's resident memory in a thread; peak is the largest sample."""
 
   def __init__(self, pid: int):
@@ -469,7 +469,7 @@ def run(server: Server, rest_count: int, grpc_count: int, seed: int = 0,
   report = FuzzReport()
   port = int(server.rest_url.rsplit(':', 1)[1])
   channel = grpc.insecure_channel(server.grpc_target)
-  watch = _MemoryWatch(server.process.pid)
+  watch = MemoryWatch(server.process.pid)
   start = time.monotonic()
   try:
     order = ['rest'] * rest_count + ['grpc'] * grpc_count

@@ -80,9 +80,9 @@ register_url_convertor('model', _ModelNameConvertor())
 register_url_convertor('version', _VersionConvertor())
 
 
-def _error(status: int, message: str) -> Response:
+def _error(status: int, message: str, headers=None) -> Response:
   """{"error": message}, non-ASCII escaped: a client's lone surrogate is not valid UTF-8."""
-  return Response(json.dumps({'error': message}), status_code=status,
+  return Response(json.dumps({'error': message}), status_code=status, headers=headers,
                   media_type='application/json')
 
 
@@ -156,17 +156,12 @@ class _Api:
     body = await request.body()
 
     def answer() -> bytes:  # parsing and formatting big batches is CPU work too: off the loop
-      parsed = json_tensors.parse_predict_body(body)
+      parsed = json_tensors.parse_predict_body(body, self._config.max_request_elements)
       name = parsed.signature_name or tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
       specs = loaded.signature(name).structured_input_signature[1]
       request.state.signature = name
       inputs = json_tensors.to_input_arrays(
           parsed, {key: _numpy_dtype(spec) for key, spec in specs.items()})
-      elements = sum(array.size for array in inputs.values())
-      if elements > self._config.max_request_elements:
-        raise errors.InvalidArgument(
-            f'the inputs have {elements:,} values, more than the server\'s limit of '
-            f'{self._config.max_request_elements:,} (--max-request-elements)')
       outputs = loaded.predict(name, inputs, self._config.max_batch_size)
       return json_tensors.format_predict_response(outputs, parsed.row_format)
 
@@ -270,7 +265,7 @@ class _BodyLimit:
       logger.info('REST %s %s: no body bytes for %g s: 408', scope['method'], scope['path'],
                   self._timeout_s)
       await _error(408, f'the request body stalled: nothing came for {self._timeout_s:g} s '
-                   '(--client-timeout)')(scope, receive, send)
+                   '(--client-timeout)', {'connection': 'close'})(scope, receive, send)
 
 
 async def _drain(receive, budget: int) -> None:

@@ -17,6 +17,7 @@ from serving.process import (MODEL_NAME, PREDICT, Server, free_port, running_ser
 # Limits of the shared server, small enough that tests can go over them cheaply.
 MAX_BODY_BYTES = 4_000_000
 MAX_BATCH_SIZE = 100
+CLIENT_TIMEOUT_S = 2  # a stalled client is closed within seconds
 _LOOP_LIMIT_S = 120  # the client loops stop by themselves, whatever happens
 
 

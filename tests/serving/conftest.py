@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from fashion_mnist import dataset
 from fashion_mnist import idx
-from server_process import (MAX_BATCH_SIZE, MAX_BODY_BYTES, push_small_model, running_server,
-                            serving_dir_with)
+from server_process import (CLIENT_TIMEOUT_S, MAX_BATCH_SIZE, MAX_BODY_BYTES, push_small_model,
+                            running_server, serving_dir_with)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,8 @@ def server(tmp_path_factory, pushed_model):
   tmp_path = tmp_path_factory.mktemp('server')
   serving_dir = serving_dir_with(tmp_path, pushed_model.version_dir)
   with running_server(serving_dir, tmp_path / 'server.log', '--max-body-bytes', str(MAX_BODY_BYTES),
-                      '--max-batch-size', str(MAX_BATCH_SIZE)) as s:
+                      '--max-batch-size', str(MAX_BATCH_SIZE),
+                      '--client-timeout', str(CLIENT_TIMEOUT_S)) as s:
     yield s
 
 
