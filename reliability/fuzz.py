@@ -243,9 +243,9 @@ def _image_body(rng: random.Random) -> bytes:
   if kind == 2:
     return jpeg_declaring(rng.choice([65_500, 30_000]), rng.choice([65_500, 1]))
   if kind == 3:
-    return encoded(Image.new(rng.choice(['L', 'RGB', 'RGBA', 'P']), (rng.randrange(1, 60),
-                                                                       rng.randrange(1, 60))),
-                   rng.choice(['PNG', 'JPEG']) if rng.random() < 0.5 else 'PNG')
+    mode = rng.choice(['L', 'RGB', 'RGBA', 'P', 'I;16', '1'])
+    fmt = 'JPEG' if mode in ('L', 'RGB') and rng.random() < 0.5 else 'PNG'
+    return encoded(Image.new(mode, (rng.randrange(1, 60), rng.randrange(1, 60))), fmt)
   if kind == 4:
     data = encoded(Image.new('RGB', (40, 30), (200, 10, 10)), rng.choice(['PNG', 'JPEG']))
     return data[:rng.randrange(len(data))]
