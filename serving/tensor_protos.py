@@ -30,9 +30,10 @@ _VALUE_FIELDS = {
 
 
 def _dtype_name(dtype: int) -> str:
+  """float32, as the REST errors say (any number can arrive: proto3 enums are open)."""
   try:
-    return types_pb2.DataType.Name(dtype)
-  except ValueError:  # proto3 enums are open: any number can arrive
+    return tf.as_dtype(dtype).name
+  except (TypeError, ValueError):
     return f'dtype {dtype}'
 
 
