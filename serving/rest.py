@@ -206,6 +206,9 @@ async def _uploaded_bytes(request: Request) -> bytes:
   return await uploads[0].read()
 
 
+_CLOSE = {'connection': 'close'}  # the body was not read to its end: the connection cannot go on
+
+
 class _BodyTooLarge(Exception):
   pass
 
@@ -260,12 +263,12 @@ class _BodyLimit:
     except _BodyTooLarge:
       await _drain(timed_receive, budget=4 * self._max_bytes)
       await _error(413, f'request body is larger than the limit of {self._max_bytes} bytes '
-                   '(--max-body-bytes)')(scope, receive, send)
+                   '(--max-body-bytes)', _CLOSE)(scope, receive, send)
     except _BodyStalled:
       logger.info('REST %s %s: no body bytes for %g s: 408', scope['method'], scope['path'],
                   self._timeout_s)
       await _error(408, f'the request body stalled: nothing came for {self._timeout_s:g} s '
-                   '(--client-timeout)', {'connection': 'close'})(scope, receive, send)
+                   '(--client-timeout)', _CLOSE)(scope, receive, send)
 
 
 async def _drain(receive, budget: int) -> None:

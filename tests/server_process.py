@@ -6,7 +6,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Tuple
+from typing import Dict, Tuple
 
 import httpx
 
@@ -21,15 +21,22 @@ CLIENT_TIMEOUT_S = 2  # a stalled client is closed within seconds
 _LOOP_LIMIT_S = 120  # the client loops stop by themselves, whatever happens
 
 
-def push_small_model(root: Path) -> Tuple[Path, Path]:
-  """Runs the pipeline on small generated data under root (one epoch); returns the pushed
-  version's dir and the data dir."""
-  data_dir = write_dataset(root / 'data')
-  result = run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(root / 'out'),
-                   '--epochs', '1', '--accuracy-threshold', '0.5')
-  assert result.returncode == 0, result.stderr[-5000:]
-  (version_dir,) = (root / 'out' / 'serving').iterdir()
-  return version_dir, data_dir
+_small_model: Dict[str, Tuple[Path, Path]] = {}
+
+
+def small_pushed_model(tmp_path_factory) -> Tuple[Path, Path]:
+  """A model pushed by a pipeline run on small generated data (one epoch), once per test session
+  whoever asks first (the serving and the reliability tests); returns the pushed version's dir
+  and the data dir. Treat both as read-only."""
+  if not _small_model:
+    root = tmp_path_factory.mktemp('serving-model')
+    data_dir = write_dataset(root / 'data')
+    result = run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(root / 'out'),
+                     '--epochs', '1', '--accuracy-threshold', '0.5')
+    assert result.returncode == 0, result.stderr[-5000:]
+    (version_dir,) = (root / 'out' / 'serving').iterdir()
+    _small_model['model'] = version_dir, data_dir
+  return _small_model['model']
 
 
 def retrained(pushed_model, tmp_path, run=0):

@@ -6,7 +6,7 @@ README ("Serving under hostile requests"), and its log has no traceback."""
 import pytest
 
 from reliability import fuzz
-from server_process import push_small_model, running_server, serving_dir_with
+from server_process import running_server, serving_dir_with, small_pushed_model
 
 pytestmark = pytest.mark.serving
 
@@ -19,7 +19,7 @@ CLIENT_TIMEOUT_S = 1  # stalled heads and bodies are closed after a second
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
   root = tmp_path_factory.mktemp('fuzz')
-  version_dir, _ = push_small_model(root / 'model')
+  version_dir, _ = small_pushed_model(tmp_path_factory)  # the serving tests' model, if they ran
   with running_server(serving_dir_with(root, version_dir), root / 'server.log',
                       '--client-timeout', str(CLIENT_TIMEOUT_S)) as s:
     yield s

@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from fashion_mnist import dataset
 from fashion_mnist import idx
-from server_process import (CLIENT_TIMEOUT_S, MAX_BATCH_SIZE, MAX_BODY_BYTES, push_small_model,
-                            running_server, serving_dir_with)
+from server_process import (CLIENT_TIMEOUT_S, MAX_BATCH_SIZE, MAX_BODY_BYTES, running_server,
+                            serving_dir_with, small_pushed_model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,7 @@ class PushedModel:
 
 @pytest.fixture(scope='session')
 def pushed_model(tmp_path_factory) -> PushedModel:
-  version_dir, data_dir = push_small_model(tmp_path_factory.mktemp('serving-model'))
+  version_dir, data_dir = small_pushed_model(tmp_path_factory)
   images, labels = idx.read_split(data_dir / dataset.TEST.images_file,
                                   data_dir / dataset.TEST.labels_file)
   return PushedModel(version_dir, images, labels)

@@ -160,9 +160,11 @@ def test_an_error_naming_a_lone_surrogate_is_written_as_json(rest):  # UTF-8 cou
 
 @pytest.mark.parametrize('digits, status', [(18, b'413'), (30, b'400'), (5000, b'400')])
 def test_a_content_length_of_many_digits_is_4xx(server, digits, status):  # h11: 400 beyond 19
+  start = time.monotonic()
   answer = _raw(server, f'POST {PREDICT} HTTP/1.1\r\nhost: x\r\ncontent-length: {"9" * digits}'
                         f'\r\n\r\n{{}}'.encode())
   assert answer.startswith(b'HTTP/1.1 ' + status), answer[:200]
+  assert time.monotonic() - start < CLIENT_TIMEOUT_S + 2  # answered, then closed
 
 
 def test_a_client_that_disconnects_is_logged_as_such_on_one_line(server):
