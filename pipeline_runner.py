@@ -250,6 +250,16 @@ def _add_serve_parser(commands) -> None:
   serve.add_argument('--max-batch-size', type=int,
                      default=serving_config.DEFAULT_MAX_BATCH_SIZE,
                      help='most examples in one request (default: %(default)s)')
+  serve.add_argument('--max-request-elements', type=int,
+                     default=serving_config.DEFAULT_MAX_REQUEST_ELEMENTS,
+                     help='most values in one request\'s tensors (default: %(default)s)')
+  serve.add_argument('--max-image-pixels', type=int,
+                     default=serving_config.DEFAULT_MAX_IMAGE_PIXELS,
+                     help='most pixels an uploaded image may decode to (default: %(default)s)')
+  serve.add_argument('--client-timeout', type=float,
+                     default=serving_config.DEFAULT_CLIENT_TIMEOUT_S,
+                     help='seconds a REST client may keep the server waiting for a whole '
+                     'request head or the next bytes of a body; then 408 (default: %(default)s)')
   serve.add_argument('--enable-batching', action='store_true',
                      help='merge concurrent requests into one model call')
   serve.add_argument('--batching-parameters-file', type=Path,
@@ -265,7 +275,9 @@ def _serve(args) -> int:
       batching_parameters_file=args.batching_parameters_file,
       config_poll_s=args.model_config_file_poll_wait_seconds, host=args.host,
       rest_port=args.rest_port, grpc_port=args.grpc_port, poll_interval_s=args.poll_interval,
-      max_body_bytes=args.max_body_bytes, max_batch_size=args.max_batch_size)
+      max_body_bytes=args.max_body_bytes, max_batch_size=args.max_batch_size,
+      max_request_elements=args.max_request_elements, max_image_pixels=args.max_image_pixels,
+      client_timeout_s=args.client_timeout)
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   from serving import server  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
   return server.serve(config)

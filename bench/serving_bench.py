@@ -37,14 +37,12 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT / 'tests'))  # the tests' way of running the server
-
 from components import pusher
 from fashion_mnist import features
 from serving import versions
-from server_process import MODEL_NAME, PREDICT, running_server
+from serving.process import MODEL_NAME, PREDICT, running_server
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / 'bench' / 'results'
 CLIENTS = (1, 8, 32)
 PUSHES = 20

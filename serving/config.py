@@ -23,6 +23,15 @@ DEFAULT_CONFIG_POLL_S = 0.0
 # A JSON batch of 1,000 images is about 4 MB; an upload is a photo of a few MB.
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 1000
+# Values in one request's tensors: 1,000 images of 28x28 fit; checked on the declared shape of a
+# gRPC TensorProto before anything is allocated.
+DEFAULT_MAX_REQUEST_ELEMENTS = 1_000_000
+# Pixels an uploaded image may decode to (4096x4096; a JPEG decodes at down to 1/8 scale, so up to
+# 64 times that in its header); conversion takes at most images.BYTES_PER_PIXEL bytes each.
+DEFAULT_MAX_IMAGE_PIXELS = 4096 * 4096
+# A REST client must send a whole request head within this many seconds of connecting (or of its
+# previous answer), and each next piece of a body within this many seconds of the last; else 408.
+DEFAULT_CLIENT_TIMEOUT_S = 10.0
 # How long SIGTERM waits for requests in flight before closing their connections.
 DEFAULT_SHUTDOWN_GRACE_S = 10.0
 
@@ -41,6 +50,9 @@ class ServingConfig:
   poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
   max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
   max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+  max_request_elements: int = DEFAULT_MAX_REQUEST_ELEMENTS
+  max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+  client_timeout_s: float = DEFAULT_CLIENT_TIMEOUT_S
   shutdown_grace_s: float = DEFAULT_SHUTDOWN_GRACE_S
   batching_parameters: Optional[batching.BatchingParameters] = None  # None: batching off
 
@@ -58,6 +70,13 @@ class ServingConfig:
       raise ConfigError(f'max body bytes must be at least 1024, not {self.max_body_bytes}')
     if self.max_batch_size < 1:
       raise ConfigError(f'max batch size must be at least 1, not {self.max_batch_size}')
+    if self.max_request_elements < 1:
+      raise ConfigError(f'max request elements must be at least 1, not '
+                        f'{self.max_request_elements}')
+    if self.max_image_pixels < 1:
+      raise ConfigError(f'max image pixels must be at least 1, not {self.max_image_pixels}')
+    if self.client_timeout_s <= 0:
+      raise ConfigError(f'client timeout must be positive, not {self.client_timeout_s}')
 
 
 def build(model_dir: Optional[Path] = None, model_name: str = DEFAULT_MODEL_NAME,

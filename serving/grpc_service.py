@@ -10,6 +10,11 @@ NOT_FOUND for an unknown model or version, RESOURCE_EXHAUSTED for a message over
 (from gRPC itself) or a full batching queue; Classify, Regress and MultiInference are
 UNIMPLEMENTED (the model has no classify or regress signatures). Every call is logged on one line
 with its status and latency, and counted in the metrics.
+
+Hostile clients: a message that does not parse is INVALID_ARGUMENT (gRPC's own answer would be
+INTERNAL); TensorProtos are checked against the signature and the limits before any allocation
+(tensor_protos); the server bounds concurrent calls (RESOURCE_EXHAUSTED beyond), streams per
+connection, metadata size, and closes idle, silent or very old connections (_OPTIONS).
 """
 
 import functools
@@ -26,6 +31,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from serving import errors
 from serving import metrics
 from serving import model_info
+from serving import tensor_protos
 from serving.config import ServingConfig
 from serving.models import ModelManager
 
@@ -34,6 +40,14 @@ logger = logging.getLogger(__name__)
 # Threads for requests in flight (with batching, each waits for its batch); TensorFlow has its
 # own threads for the computation.
 _WORKERS = 64
+_MAX_CONCURRENT_RPCS = 4 * _WORKERS  # calls waiting for a worker beyond: RESOURCE_EXHAUSTED
+# Per connection: streams at once, header bytes; connections silent for 5 minutes are closed,
+# pings check an idle client is there (20 s to answer), and a connection is closed after an hour
+# (calls in flight get 10 s), so a stalled or hoarding client cannot keep resources for ever.
+_OPTIONS = [('grpc.max_concurrent_streams', 100), ('grpc.max_metadata_size', 16 * 1024),
+            ('grpc.max_connection_idle_ms', 300_000), ('grpc.keepalive_time_ms', 60_000),
+            ('grpc.keepalive_timeout_ms', 20_000), ('grpc.max_connection_age_ms', 3_600_000),
+            ('grpc.max_connection_age_grace_ms', 10_000)]
 _API_NAMES = {'Predict': 'predict', 'GetModelMetadata': 'metadata', 'GetModelStatus': 'status'}
 
 
@@ -45,30 +59,61 @@ def _logged(method):
   def wrapper(self, request, context):
     start = time.perf_counter()
     code = grpc.StatusCode.OK
+    if isinstance(request, _Undecodable):
+      logger.info('gRPC %s %s: %s', method.__name__, grpc.StatusCode.INVALID_ARGUMENT.name,
+                  request.error)
+      context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.error)
     spec = request.model_spec
-    version = spec.version.value if spec.HasField('version') else None
     try:
-      response = method(self, request, context)
-      if hasattr(response, 'model_spec'):
-        version = response.model_spec.version.value
-      return response
+      return method(self, request, context)
     except errors.ServingError as e:
       code = getattr(grpc.StatusCode, e.grpc_code)
-      context.abort(code, str(e))
+      context.abort(code, _printable(str(e)))
     except Exception:
       code = grpc.StatusCode.INTERNAL
       logger.exception('gRPC %s failed', method.__name__)
-      raise
+      context.abort(code, f'{method.__name__} failed: see the server log')
     finally:
       seconds = time.perf_counter() - start
       logger.info('gRPC %s %s %.1f ms', method.__name__, code.name, seconds * 1000)
       signature = getattr(spec, 'signature_name', '')
       if method.__name__ == 'Predict':
         signature = signature or tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
-      self._metrics.request(spec.name, version, signature, _API_NAMES[method.__name__],
-                            metrics.GRPC, code.name, seconds)
+      self._metrics.request(spec.name, *self._served(spec, signature),
+                            _API_NAMES[method.__name__], metrics.GRPC, code.name, seconds)
 
   return wrapper
+
+
+def _printable(text: str) -> str:
+  """gRPC sends details as UTF-8: a lone surrogate from a client's string would fail the call."""
+  return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+
+
+class _Undecodable:
+  """What the server's deserializer gives for bytes that are not the method's message."""
+
+  def __init__(self, error: str):
+    self.error = error
+
+
+def _tolerant(deserializer):
+  """A request deserializer that never fails: gRPC would answer INTERNAL for a parse error."""
+
+  def deserialize(data: bytes):
+    try:
+      return deserializer(data)
+    except Exception as e:  # protobuf's DecodeError, and RuntimeError on deep nesting
+      return _Undecodable(f'the request is not a valid message of this method: {e}')
+  return deserialize
+
+
+class _TolerantDeserializing(grpc.ServerInterceptor):
+  def intercept_service(self, continuation, handler_call_details):
+    handler = continuation(handler_call_details)
+    if handler is None or handler.request_deserializer is None:
+      return handler
+    return handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
 
 
 def _version(model_spec):
@@ -84,9 +129,34 @@ class _Servicer:
     self._models = models
     self._metrics = server_metrics
 
+  def _served(self, model_spec, signature: str):
+    """The version and signature a call asked for, as metric labels: only those served (else
+    ''), so that clients cannot grow the metrics with names of their own."""
+    try:
+      loaded = model_info.find(self._models, model_spec.name, *_version(model_spec))
+    except errors.ServingError:
+      return None, ''
+    return loaded.version, (signature if signature in loaded.signatures else '')
+
+
+def _unimplemented(name: str, why: str):
+  """A method answered UNIMPLEMENTED on one log line (gRPC's stub would log a traceback)."""
+
+  def method(self, request, context):
+    logger.info('gRPC %s %s', name, grpc.StatusCode.UNIMPLEMENTED.name)
+    context.abort(grpc.StatusCode.UNIMPLEMENTED, f'{name} is not implemented: {why}')
+  method.__name__ = name
+  return method
+
+
+_NO_SIGNATURE = 'the model has no classify or regress signature'
+
 
 class PredictionService(_Servicer, prediction_service_pb2_grpc.PredictionServiceServicer):
   """Predict and GetModelMetadata over the models' current snapshots."""
+  Classify = _unimplemented('Classify', _NO_SIGNATURE)
+  Regress = _unimplemented('Regress', _NO_SIGNATURE)
+  MultiInference = _unimplemented('MultiInference', _NO_SIGNATURE)
 
   def _find(self, model_spec):
     return model_info.find(self._models, model_spec.name, *_version(model_spec))
@@ -96,10 +166,9 @@ class PredictionService(_Servicer, prediction_service_pb2_grpc.PredictionService
     loaded = self._find(request.model_spec)
     signature_name = (request.model_spec.signature_name
                       or tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY)
-    try:
-      inputs = {name: tf.make_ndarray(tensor) for name, tensor in request.inputs.items()}
-    except (TypeError, ValueError) as e:
-      raise errors.InvalidArgument(f'an input TensorProto cannot be read: {e}') from e
+    inputs = tensor_protos.to_arrays(
+        request.inputs, loaded.signature(signature_name).structured_input_signature[1],
+        self._config.max_batch_size, self._config.max_request_elements)
     outputs = loaded.predict(signature_name, inputs, self._config.max_batch_size)
     unknown = set(request.output_filter) - set(outputs)
     if unknown:
@@ -127,6 +196,9 @@ class PredictionService(_Servicer, prediction_service_pb2_grpc.PredictionService
 class ModelService(_Servicer, model_service_pb2_grpc.ModelServiceServicer):
   """GetModelStatus (HandleReloadConfigRequest is UNIMPLEMENTED: the config file is re-read
   instead, --model-config-file-poll-wait-seconds)."""
+  HandleReloadConfigRequest = _unimplemented(
+      'HandleReloadConfigRequest', 'the model config file is re-read instead '
+      '(--model-config-file-poll-wait-seconds)')
 
   @_logged
   def GetModelStatus(self, request, context):  # pylint: disable=invalid-name
@@ -139,8 +211,9 @@ def start(config: ServingConfig, models: ModelManager,
   so that a port already taken is an error rather than shared with another server."""
   server = grpc.server(
       futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix='grpc'),
+      interceptors=[_TolerantDeserializing()], maximum_concurrent_rpcs=_MAX_CONCURRENT_RPCS,
       options=[('grpc.max_receive_message_length', config.max_body_bytes),
-               ('grpc.so_reuseport', 0)])
+               ('grpc.so_reuseport', 0), *_OPTIONS])
   prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
       PredictionService(config, models, server_metrics), server)
   model_service_pb2_grpc.add_ModelServiceServicer_to_server(

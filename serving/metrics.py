@@ -12,6 +12,9 @@ whose `exposition()` is the scrape's body. Names are TF Serving's where it has t
   :tensorflow:serving:model_state{model_name, version, state}        1 for each version's state
   :tensorflow:serving:model_load_latency_seconds{model_name, version}
   :tensorflow:serving:model_load_failures_total{model_name, version}
+Request labels name only what is served: a model name the server does not serve is counted as
+UNKNOWN_MODEL (the front ends give a version and signature only when found), so that a client
+sending many names cannot grow the server's memory (each label value is a series kept for ever).
 """
 
 from typing import Callable, Iterable, Tuple
@@ -23,6 +26,7 @@ PATH = '/monitoring/prometheus/metrics'  # TF Serving's
 _PREFIX = ':tensorflow:serving:'
 REST = 'REST'
 GRPC = 'GRPC'
+UNKNOWN_MODEL = '<unknown>'  # cannot be a model name: model_config.check_model_name refuses '<'
 # TF Serving's request latency buckets: microseconds, growing by 1.8 from 10 us to about 30 s.
 _LATENCY_BUCKETS_US = tuple(10 * 1.8 ** i for i in range(26))
 _BATCH_SIZE_BUCKETS = tuple(2 ** i for i in range(11))  # 1 to 1024
@@ -48,6 +52,7 @@ class Metrics:
 
   def __init__(self):
     self.registry = prometheus_client.CollectorRegistry()
+    self._names: Callable[[], Iterable[str]] = tuple
     self._requests = prometheus_client.Counter(
         _PREFIX + 'request_count', 'Requests, by model, version, signature, API and status',
         ['model_name', 'version', 'signature_name', 'API', 'entrypoint', 'status'],
@@ -66,11 +71,15 @@ class Metrics:
         _PREFIX + 'model_load_failures', 'Failed loads of a version',
         ['model_name', 'version'], registry=self.registry)
 
-  def watch_states(self, states: StatesSource) -> None:
+  def watch_states(self, states: StatesSource, names: Callable[[], Iterable[str]]) -> None:
+    """Reads the versions' states at each scrape, and the served model names at each request."""
     self.registry.register(_StateCollector(states))
+    self._names = names
 
   def request(self, model_name: str, version, signature_name: str, api: str, entrypoint: str,
               status: str, seconds: float) -> None:
+    if model_name not in self._names():
+      model_name, version, signature_name = UNKNOWN_MODEL, None, ''
     self._requests.labels(model_name, str(version or ''), signature_name, api, entrypoint,
                           status).inc()
     self._latency.labels(model_name, api, entrypoint).observe(seconds * 1e6)

@@ -36,7 +36,7 @@ class ModelManager:
                          if config.model_config_file else None)
     self._stopping = threading.Event()
     self._thread = threading.Thread(target=self._poll_loop, name='model-poller', daemon=True)
-    metrics.watch_states(self.states)
+    metrics.watch_states(self.states, self.names)
 
   def names(self) -> Tuple[str, ...]:
     return tuple(self._registries)

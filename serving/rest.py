@@ -12,9 +12,17 @@ Errors are `{"error": "..."}`: 400 bad request (an unknown signature or label to
 Serving), 404 unknown model, version or path, 413 body over --max-body-bytes, 429 batching queue
 full. Predictions carry an `X-Model-Version` header (TF Serving's JSON has no version in it).
 Every request is logged on one line with its status and latency, and counted in the metrics.
+
+Hostile clients: a version of more digits than an int64 has is 404 (no such path); error bodies
+escape any string a client sent (a lone surrogate cannot be written as UTF-8); a client that
+disconnects is logged as such on one line; uploads are judged by their header's dimensions
+(images.decode). Slow and stalled connections are server.py's (uvicorn's limits and a head
+timeout).
 """
 
+import asyncio
 import functools
+import json
 import logging
 import time
 
@@ -26,7 +34,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -56,11 +64,26 @@ class _ModelNameConvertor(Convertor):
     return value
 
 
+class _VersionConvertor(Convertor):
+  """A version: at most 18 digits, so that it is an int64 (TF Serving's) and int() is cheap (a
+  version of 5,000 digits made Python's int conversion limit answer 500); longer: no such path."""
+  regex = '[0-9]{1,18}'
+
+  def convert(self, value: str) -> int:
+    return int(value)
+
+  def to_string(self, value: int) -> str:
+    return str(value)
+
+
 register_url_convertor('model', _ModelNameConvertor())
+register_url_convertor('version', _VersionConvertor())
 
 
-def _error(status: int, message: str) -> JSONResponse:
-  return JSONResponse({'error': message}, status_code=status)
+def _error(status: int, message: str, headers=None) -> Response:
+  """{"error": message}, non-ASCII escaped: a client's lone surrogate is not valid UTF-8."""
+  return Response(json.dumps({'error': message}), status_code=status, headers=headers,
+                  media_type='application/json')
 
 
 def _numpy_dtype(spec: tf.TensorSpec):
@@ -75,13 +98,16 @@ def _counted(api: str):
     @functools.wraps(handler)
     async def wrapper(self, request: Request) -> Response:
       start = time.perf_counter()
-      request.state.version = request.path_params.get('version')
+      request.state.version = None  # set by the handler once found: only versions served
       request.state.signature = ''
       status = 'OK'
       try:
         return await handler(self, request)
       except errors.ServingError as e:
         status = e.grpc_code
+        raise
+      except ClientDisconnect:
+        status = 'CANCELLED'
         raise
       except Exception:
         status = 'INTERNAL'
@@ -113,6 +139,7 @@ class _Api:
     response = model_info.status(self._models, request.path_params['name'],
                                  request.path_params.get('version'),
                                  request.path_params.get('label'))
+    request.state.version = request.path_params.get('version')
     return JSONResponse(model_info.to_json(response))
 
   @_counted('metadata')
@@ -129,10 +156,10 @@ class _Api:
     body = await request.body()
 
     def answer() -> bytes:  # parsing and formatting big batches is CPU work too: off the loop
-      parsed = json_tensors.parse_predict_body(body)
+      parsed = json_tensors.parse_predict_body(body, self._config.max_request_elements)
       name = parsed.signature_name or tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
-      request.state.signature = name
       specs = loaded.signature(name).structured_input_signature[1]
+      request.state.signature = name
       inputs = json_tensors.to_input_arrays(
           parsed, {key: _numpy_dtype(spec) for key, spec in specs.items()})
       outputs = loaded.predict(name, inputs, self._config.max_batch_size)
@@ -150,7 +177,7 @@ class _Api:
 
     def answer() -> bytes:
       try:
-        image = images.decode(data, invert=invert)
+        image = images.decode(data, invert=invert, max_pixels=self._config.max_image_pixels)
       except images.ImageError as e:
         raise errors.InvalidArgument(str(e)) from e
       outputs = loaded.predict(features.IMAGES_SIGNATURE,
@@ -179,49 +206,80 @@ async def _uploaded_bytes(request: Request) -> bytes:
   return await uploads[0].read()
 
 
+_CLOSE = {'connection': 'close'}  # the body was not read to its end: the connection cannot go on
+
+
 class _BodyTooLarge(Exception):
+  pass
+
+
+class _BodyStalled(Exception):
   pass
 
 
 class _BodyLimit:
   """ASGI middleware: 413 for a body over the limit, whether declared (Content-Length) or
-  streamed. The rest of the body is read and dropped first (up to a bound), so that the client
-  gets the answer instead of a connection reset mid-upload."""
+  streamed; 408 for a body whose next bytes do not come within the client timeout (a stalled
+  upload held its connection and task for ever). The rest of an oversized body is read and
+  dropped first (up to a bound, and while it keeps coming), so that the client gets the answer
+  instead of a connection reset mid-upload."""
 
-  def __init__(self, app, max_bytes: int):
+  def __init__(self, app, max_bytes: int, timeout_s: float):
     self._app = app
     self._max_bytes = max_bytes
+    self._timeout_s = timeout_s
 
   async def __call__(self, scope, receive, send):
     if scope['type'] != 'http':
       return await self._app(scope, receive, send)
     declared = dict(scope['headers']).get(b'content-length', b'')
     received = 0
+    complete = False
+
+    async def timed_receive():
+      nonlocal complete
+      if complete:  # after the body: a disconnect, whenever it comes
+        return await receive()
+      try:
+        message = await asyncio.wait_for(receive(), self._timeout_s)
+      except asyncio.TimeoutError:
+        raise _BodyStalled() from None
+      complete = message['type'] != 'http.request' or not message.get('more_body')
+      return message
 
     async def limited_receive():
       nonlocal received
-      message = await receive()
+      message = await timed_receive()
       received += len(message.get('body', b''))
       if received > self._max_bytes:
         raise _BodyTooLarge()
       return message
 
     try:
-      if declared.isdigit() and int(declared) > self._max_bytes:
+      # At most 18 digits before int(): one of 5,000 would pass Python's int conversion limit.
+      if declared.isdigit() and (len(declared) > 18 or int(declared) > self._max_bytes):
         raise _BodyTooLarge()
       await self._app(scope, limited_receive, send)
     except _BodyTooLarge:
-      await _drain(receive, budget=4 * self._max_bytes)
+      await _drain(timed_receive, budget=4 * self._max_bytes)
       await _error(413, f'request body is larger than the limit of {self._max_bytes} bytes '
-                   '(--max-body-bytes)')(scope, receive, send)
+                   '(--max-body-bytes)', _CLOSE)(scope, receive, send)
+    except _BodyStalled:
+      logger.info('REST %s %s: no body bytes for %g s: 408', scope['method'], scope['path'],
+                  self._timeout_s)
+      await _error(408, f'the request body stalled: nothing came for {self._timeout_s:g} s '
+                   '(--client-timeout)', _CLOSE)(scope, receive, send)
 
 
 async def _drain(receive, budget: int) -> None:
-  while budget > 0:
-    message = await receive()
-    budget -= len(message.get('body', b''))
-    if message['type'] != 'http.request' or not message.get('more_body'):
-      return
+  try:
+    while budget > 0:
+      message = await receive()
+      budget -= len(message.get('body', b''))
+      if message['type'] != 'http.request' or not message.get('more_body'):
+        return
+  except _BodyStalled:  # the client waits for the answer: give it
+    return
 
 
 class _RequestLog:
@@ -242,10 +300,13 @@ class _RequestLog:
         status = message['status']
       await send(message)
 
+    outcome = None
     try:
       await self._app(scope, receive, logging_send)
+    except ClientDisconnect:  # before its answer: not the server's error, and nothing to send
+      outcome = 'client disconnected'
     finally:
-      logger.info('REST %s %s %d %.1f ms', scope['method'], scope['path'], status,
+      logger.info('REST %s %s %s %.1f ms', scope['method'], scope['path'], outcome or status,
                   (time.perf_counter() - start) * 1000)
 
 
@@ -264,7 +325,7 @@ def create_app(config: ServingConfig, models: ModelManager,
   """The ASGI app (see the module docstring)."""
   api = _Api(config, models, server_metrics)
   routes = [Route(metrics.PATH, api.prometheus, methods=['GET'])]
-  for prefix in ('/v1/models/{name:model}', '/v1/models/{name:model}/versions/{version:int}',
+  for prefix in ('/v1/models/{name:model}', '/v1/models/{name:model}/versions/{version:version}',
                  '/v1/models/{name:model}/labels/{label:model}'):
     routes += [
         Route(prefix, api.status, methods=['GET']),
@@ -272,7 +333,10 @@ def create_app(config: ServingConfig, models: ModelManager,
         Route(prefix + ':predict', api.predict, methods=['POST']),
         Route(prefix + ':predict_image', api.predict_image, methods=['POST']),
     ]
-  return Starlette(
+  app = Starlette(
       routes=routes,
-      middleware=[Middleware(_RequestLog), Middleware(_BodyLimit, max_bytes=config.max_body_bytes)],
+      middleware=[Middleware(_RequestLog), Middleware(
+          _BodyLimit, max_bytes=config.max_body_bytes, timeout_s=config.client_timeout_s)],
       exception_handlers={errors.ServingError: _serving_error, HTTPException: _http_error})
+  app.router.redirect_slashes = False  # a path with a trailing "/" is 404, as in TF Serving
+  return app

@@ -15,6 +15,7 @@ import uvicorn
 
 from serving import batching
 from serving import grpc_service
+from serving import http_limits
 from serving import inference
 from serving import rest
 from serving import versions
@@ -99,7 +100,8 @@ def serve(config: ServingConfig) -> int:
     rest_server = _RestServer(
         uvicorn.Config(rest.create_app(config, models, metrics), host=config.host,
                        port=config.rest_port, log_config=None, access_log=False,
-                       timeout_graceful_shutdown=int(config.shutdown_grace_s)),
+                       timeout_graceful_shutdown=int(config.shutdown_grace_s),
+                       **http_limits.uvicorn_settings(config)),
         on_stop=stop_grpc)
     rest_server.run()
   except _Stop as e:

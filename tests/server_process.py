@@ -1,98 +1,42 @@
-"""Running `fashion-pipeline serve` as a subprocess for tests: on free ports, waited for until it
-serves, stopped with SIGTERM (and checked to exit cleanly) afterwards."""
+"""Test helpers around the server subprocess (serving.process runs it): retrained copies of a
+model and client loops that keep sending requests while a test changes what is served."""
 
 import contextlib
-import dataclasses
-import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Tuple
 
 import httpx
 
-MODEL_NAME = 'fashion'
+from helpers import run_cli, write_dataset
+from serving.process import (MODEL_NAME, PREDICT, Server, free_port, running_server,  # noqa: F401
+                             serving_dir_with)
+
 # Limits of the shared server, small enough that tests can go over them cheaply.
 MAX_BODY_BYTES = 4_000_000
 MAX_BATCH_SIZE = 100
-_STARTUP_TIMEOUT_S = 120  # importing TensorFlow takes 10-20 s on a busy 2-core machine
+CLIENT_TIMEOUT_S = 2  # a stalled client is closed within seconds
 _LOOP_LIMIT_S = 120  # the client loops stop by themselves, whatever happens
-PREDICT = f'/v1/models/{MODEL_NAME}:predict'
 
 
-def free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
+_small_model: Dict[str, Tuple[Path, Path]] = {}
 
 
-@dataclasses.dataclass
-class Server:
-  process: subprocess.Popen
-  rest_url: str
-  grpc_target: str
-  log_path: Path
-
-  def log(self) -> str:
-    return self.log_path.read_text()
-
-  def wait_for_log(self, pattern: str, timeout_s: float = 30) -> re.Match:
-    """The first match of a regex in the server's log, waiting for it to be written."""
-    deadline = time.monotonic() + timeout_s
-    while not (match := re.search(pattern, self.log())):
-      assert time.monotonic() < deadline, f'{pattern!r} not in the log:\n{self.log()[-5000:]}'
-      time.sleep(0.1)
-    return match
-
-
-def serving_dir_with(tmp_path: Path, version_dir: Path) -> Path:
-  """A serving dir of its own holding a copy of the pushed version."""
-  serving_dir = tmp_path / 'serving'
-  shutil.copytree(version_dir, serving_dir / version_dir.name)
-  return serving_dir
-
-
-@contextlib.contextmanager
-def running_server(serving_dir: Optional[Path], log_path: Path, *extra: str):
-  """Starts `fashion-pipeline serve` on free ports (serving serving_dir as MODEL_NAME, or, when it
-  is None, what extra says: a --model-config-file), waits until a version of MODEL_NAME is
-  AVAILABLE, yields a Server; afterwards stops it with SIGTERM and checks that it exited
-  cleanly."""
-  rest_port, grpc_port = free_port(), free_port()
-  models = [] if serving_dir is None else ['--model-dir', str(serving_dir), '--model-name',
-                                           MODEL_NAME]
-  command = [str(Path(sys.executable).parent / 'fashion-pipeline'), 'serve', *models,
-             '--host', '127.0.0.1', '--rest-port', str(rest_port), '--grpc-port', str(grpc_port),
-             *extra]
-  with open(log_path, 'w') as log:
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-  server = Server(process, f'http://127.0.0.1:{rest_port}', f'127.0.0.1:{grpc_port}', log_path)
-  try:
-    deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-    while True:
-      assert process.poll() is None, f'the server exited early:\n{server.log()[-5000:]}'
-      assert time.monotonic() < deadline, f'the server did not start:\n{server.log()[-5000:]}'
-      try:
-        status = httpx.get(f'{server.rest_url}/v1/models/{MODEL_NAME}', timeout=5)
-        if 'AVAILABLE' in status.text:
-          break
-      except httpx.TransportError:
-        pass
-      time.sleep(0.3)
-    yield server
-  finally:
-    process.send_signal(signal.SIGTERM)
-    try:
-      returncode = process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-      process.kill()
-      raise
-  assert returncode == 0, server.log()[-5000:]
+def small_pushed_model(tmp_path_factory) -> Tuple[Path, Path]:
+  """A model pushed by a pipeline run on small generated data (one epoch), once per test session
+  whoever asks first (the serving and the reliability tests); returns the pushed version's dir
+  and the data dir. Treat both as read-only."""
+  if not _small_model:
+    root = tmp_path_factory.mktemp('serving-model')
+    data_dir = write_dataset(root / 'data')
+    result = run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(root / 'out'),
+                     '--epochs', '1', '--accuracy-threshold', '0.5')
+    assert result.returncode == 0, result.stderr[-5000:]
+    (version_dir,) = (root / 'out' / 'serving').iterdir()
+    _small_model['model'] = version_dir, data_dir
+  return _small_model['model']
 
 
 def retrained(pushed_model, tmp_path, run=0):

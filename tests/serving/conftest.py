@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from fashion_mnist import dataset
 from fashion_mnist import idx
-from helpers import run_cli, write_dataset
-from server_process import MAX_BATCH_SIZE, MAX_BODY_BYTES, running_server, serving_dir_with
+from server_process import (CLIENT_TIMEOUT_S, MAX_BATCH_SIZE, MAX_BODY_BYTES, running_server,
+                            serving_dir_with, small_pushed_model)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,12 +28,7 @@ class PushedModel:
 
 @pytest.fixture(scope='session')
 def pushed_model(tmp_path_factory) -> PushedModel:
-  root = tmp_path_factory.mktemp('serving-model')
-  data_dir = write_dataset(root / 'data')
-  result = run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(root / 'out'),
-                   '--epochs', '1', '--accuracy-threshold', '0.5')
-  assert result.returncode == 0, result.stderr[-5000:]
-  (version_dir,) = (root / 'out' / 'serving').iterdir()
+  version_dir, data_dir = small_pushed_model(tmp_path_factory)
   images, labels = idx.read_split(data_dir / dataset.TEST.images_file,
                                   data_dir / dataset.TEST.labels_file)
   return PushedModel(version_dir, images, labels)
@@ -51,7 +46,8 @@ def server(tmp_path_factory, pushed_model):
   tmp_path = tmp_path_factory.mktemp('server')
   serving_dir = serving_dir_with(tmp_path, pushed_model.version_dir)
   with running_server(serving_dir, tmp_path / 'server.log', '--max-body-bytes', str(MAX_BODY_BYTES),
-                      '--max-batch-size', str(MAX_BATCH_SIZE)) as s:
+                      '--max-batch-size', str(MAX_BATCH_SIZE),
+                      '--client-timeout', str(CLIENT_TIMEOUT_S)) as s:
     yield s
 
 

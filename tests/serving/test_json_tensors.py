@@ -13,7 +13,7 @@ EXAMPLES = {'examples': object}
 
 
 def _inputs(document, dtypes):
-  body = json_tensors.parse_predict_body(json.dumps(document).encode())
+  body = json_tensors.parse_predict_body(json.dumps(document).encode(), max_values=10_000)
   return body, json_tensors.to_input_arrays(body, dtypes)
 
 
@@ -83,3 +83,11 @@ def test_bytes_outputs_are_b64_and_float32_is_written_shortest():
       row_format=False)
   assert json.loads(text) == {'outputs': {'raw_bytes': [{'b64': 'AP8='}], 'p': [0.1]}}
   assert b'0.1]' in text  # not 0.10000000149011612
+
+
+@pytest.mark.parametrize('body', [b'{"instances": [' + b','.join([b'[]'] * 100) + b']}',
+                                  b'{"instances": [' + b'[' * 200 + b']' * 200 + b']}'])
+def test_a_body_with_more_values_than_the_limit_is_refused_before_parsing(body):
+  with pytest.raises(InvalidArgument, match='more than the server.s limit of 100'):
+    json_tensors.parse_predict_body(body, max_values=100)
+  json_tensors.parse_predict_body(body, max_values=1000)

@@ -1,0 +1,1 @@
+"""Reliability: how the system behaves under hostile input and faults (README, "Reliability")."""
