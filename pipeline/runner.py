@@ -1,6 +1,12 @@
-"""Runs the pipeline locally: LocalDagRunner, ML Metadata in SQLite, Beam's DirectRunner."""
+"""Runs the pipeline locally: LocalDagRunner, ML Metadata in SQLite, Beam's DirectRunner.
+
+In: the configuration. Out: the run's summary; before anything runs, the data and the ML Metadata
+store are checked (a bad file, a corrupt store or a moved output dir is refused by name); after a
+failed run, no version it pushed stays live unless ML Metadata recorded the push.
+"""
 
 import logging
+import os
 from pathlib import Path
 from typing import List, Sequence
 
@@ -10,11 +16,13 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
+from components import pusher
 from engines import beam_options  # noqa: F401  (declares --files_to_stage for Beam)
 from engines import beam_services
 from fashion_mnist import idx
 from mlmd import killed_runs
 from mlmd import run_summary
+from mlmd import soundness
 from models import keras_autograph
 from pipeline import beam_packaging
 from pipeline import data_source
@@ -39,6 +47,22 @@ def _folders_to_read(data_dir: Path, backfill_spans: Sequence[int]) -> List[Path
   return [span_dirs[span] for span in [*backfill_spans, max(span_dirs)]]
 
 
+def withdraw_unrecorded_pushes(config: PipelineConfig, versions_before: Sequence[int]) -> None:
+  """After a failed run: takes out of service each version that this run pushed but whose push
+  ML Metadata did not record (the run failed after the Pusher's rename, while TFX published the
+  execution), so that the serving dir agrees with `fashion-pipeline runs`."""
+  serving_dir = str(config.serving_dir)
+  new = [os.path.join(serving_dir, str(version)) for version in pusher.versions(serving_dir)
+         if version not in versions_before]
+  if not new:
+    return
+  recorded = soundness.recorded_pushes(config)
+  for path in new:
+    if path not in recorded:
+      pusher.withdraw(path)
+      logging.error('Withdrew %s: the run failed before ML Metadata recorded its push', path)
+
+
 def compile_pipeline(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:
   """The pipeline's IR, what LocalDagRunner runs."""
   return compiler.Compiler().compile(pipeline)
@@ -55,6 +79,8 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
     for folder in _folders_to_read(data_dir, backfill_spans):
       check_data_dir(folder)
   beam_services.check_reachable(config.beam_args)
+  soundness.check_store(config.metadata_path)
+  soundness.check_not_moved(config)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
   # Components run in this process: the Evaluator's model and metrics call Keras too.
@@ -63,11 +89,19 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   ir = compile_pipeline(create_pipeline(
       config, data_dir and str(data_dir),
       with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans))
+  versions_before = pusher.versions(str(config.serving_dir))
   try:
-    LocalDagRunner().run_with_ir(ir)
-  except RuntimeError as e:
-    failure = beam_services.as_job_failure(e, config.beam_args)
-    if failure is None:
-      raise
-    raise failure from e
+    try:
+      LocalDagRunner().run_with_ir(ir)
+    except RuntimeError as e:
+      failure = beam_services.as_job_failure(e, config.beam_args)
+      if failure is None:
+        raise
+      raise failure from e
+  except BaseException:
+    try:
+      withdraw_unrecorded_pushes(config, versions_before)
+    except Exception:  # pylint: disable=broad-except  (the run's own error is the one to report)
+      logging.exception('Could not check the serving dir against ML Metadata')
+    raise
   return run_summary.summarize(config)
