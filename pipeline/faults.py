@@ -135,5 +135,6 @@ def write_log(error: BaseException, fault: Fault, output_dir: Optional[Path],
       path.write_text(text, encoding='utf-8')
       return path
     except OSError:
-      path.unlink(missing_ok=True)  # no half-written log
+      if path.is_file():
+        path.unlink()  # no half-written log
   return None

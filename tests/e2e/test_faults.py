@@ -367,4 +367,4 @@ def test_any_other_crash_exits_70_with_a_log(finished, tmp_path):
   result = run_cli('report', '--output-dir', str(output_dir), '--run', first_run,
                    '--out', str(tmp_path / 'a-file' / 'report.html'))
   assert result.returncode == 70
-  assert _fault_line(result)[1].startswith('unexpected NotADirectoryError: ')
+  assert _fault_line(result)[1].startswith('unexpected FileExistsError: ')

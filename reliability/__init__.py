@@ -1,0 +1,1 @@
+"""Reliability tools: fault injection and chaos runs against the pipeline and the server."""
