@@ -28,6 +28,7 @@ from mlmd import lineage
 from mlmd import run_summary
 from pipeline import configs
 from pipeline import data_source
+from pipeline import faults
 from pipeline import garbage_collection
 from pipeline import run_lock
 from pipeline import scheduling
@@ -39,16 +40,15 @@ _PROGRESS = re.compile(
     r'^(Component .* is (running|finished)|Skipping execution for |Downloading |Data: '
     r'|Waiting for )')
 
-# Exit code of a run refused because another run holds the output dir (0-2: see main and _run).
-_EXIT_BUSY = 3
-# Exit code of a run whose Beam job failed on a cluster (a TaskManager or Spark worker lost).
-_EXIT_FAILED = 4
-
 
 class _ProgressFilter(logging.Filter):
+  """Progress lines and errors; not the tracebacks that TFX and Beam log as a run fails: the
+  command's own one-line error says what failed and names the log with the traceback."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.ERROR or bool(_PROGRESS.match(str(record.msg)))
+    if record.levelno >= logging.ERROR:
+      return not record.exc_info and 'Traceback (most recent call last)' not in str(record.msg)
+    return bool(_PROGRESS.match(str(record.msg)))
 
 
 def _configure_output(verbose: bool) -> None:
@@ -155,7 +155,7 @@ def _add_run_parser(commands) -> None:
                    'ingested: for calling often from cron or a systemd timer')
   run.add_argument('--wait', action='store_true',
                    help='when another run is using the output dir, wait for it to finish '
-                   f'(default: exit at once with code {_EXIT_BUSY})')
+                   f'(default: exit at once with code {faults.EXIT_BUSY})')
   run.add_argument('--verbose', action='store_true', help='show every log line')
   run.add_argument('--retain-runs', type=int, metavar='N',
                    help='after the run, remove what the last N runs, the kept serving versions '
@@ -177,7 +177,7 @@ def _run(args) -> int:
       message = scheduling.nothing_new(config, data_source.resolve_data_dir(config))
       if message:
         print(message)
-        return 0
+        return faults.EXIT_OK
     from pipeline import runner  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
     summary = runner.run(config)
     retained = None  # still under the lock: no other run reads what goes
@@ -187,7 +187,7 @@ def _run(args) -> int:
   if retained:
     print(retained.format(details=False))
   # Stopped at the data gate: a failure for whoever scheduled the run.
-  return 1 if summary.gate_passed is False else 0
+  return faults.EXIT_DATA_GATE if summary.gate_passed is False else faults.EXIT_OK
 
 
 def _add_compile_parser(commands) -> None:
@@ -464,7 +464,7 @@ def _add_gc_parser(commands) -> None:
                          help='only print what would be removed and how many bytes')
   gc_parser.add_argument('--wait', action='store_true',
                          help='when a run is using the output dir, wait for it (default: exit '
-                         f'at once with code {_EXIT_BUSY})')
+                         f'at once with code {faults.EXIT_BUSY})')
   _add_metadata_arguments(gc_parser)
   gc_parser.add_argument('--pipeline-root', help='default: OUTPUT_DIR/pipeline_root')
   gc_parser.add_argument('--serving-dir', help='default: OUTPUT_DIR/serving')
@@ -542,18 +542,32 @@ def main(argv=None) -> int:
             'lineage': _lineage, 'promote': _promote, 'rollback': _rollback,
             'cluster': _cluster, 'gc': _gc}[args.command](args)
   except (configs.ConfigError, data_source.DataSourceError, idx.IdxFormatError, spans.SpanError,
-          serving_config.ConfigError, LookupError) as e:
+          serving_config.ConfigError, LookupError, engine_processes.ClusterError,
+          engine_fetch.FetchError) as e:
     print(f'fashion-pipeline: error: {e}', file=sys.stderr)
-    return 2
+    return faults.EXIT_BAD_INPUT
   except run_lock.RunLockBusy as e:
     print(f'fashion-pipeline: {e}', file=sys.stderr)
-    return _EXIT_BUSY
-  except (engine_processes.ClusterError, engine_fetch.FetchError) as e:
-    print(f'fashion-pipeline: error: {e}', file=sys.stderr)
-    return 2
+    return faults.EXIT_BUSY
   except engine_beam_services.BeamJobFailed as e:
     print(f'fashion-pipeline: error: {e}', file=sys.stderr)
-    return _EXIT_FAILED
+    return faults.EXIT_CLUSTER_JOB_FAILED
+  except Exception as e:  # pylint: disable=broad-except  (one line and a log, not a traceback)
+    return _report_fault(e, args)
+
+
+def _report_fault(error: Exception, args) -> int:
+  """A failure of the environment or a bug: one line on stderr naming the file and the cause,
+  the traceback in a log under the output dir; the cause's exit code (pipeline/faults.py)."""
+  output_dir = getattr(args, 'output_dir', None)
+  pipeline_root = getattr(args, 'pipeline_root', None) or (
+      output_dir and str(Path(output_dir).absolute() / 'pipeline_root'))
+  fault = faults.classify(error, pipeline_root)
+  log = faults.write_log(error, fault, output_dir and Path(output_dir).absolute(),
+                         ' '.join(sys.argv))
+  print(f'fashion-pipeline: error: {fault.message} (exit {fault.exit_code}; '
+        f'{f"traceback in {log}" if log else "no log could be written"})', file=sys.stderr)
+  return fault.exit_code
 
 
 def cli() -> int:

@@ -14,6 +14,12 @@ version serves.
 A model identical to the newest version (the same files with the same bytes) is not published
 again: that version is its push. This happens when a run was killed after the rename but before
 ML Metadata recorded the push, so the next run's Pusher pushes the same model again.
+
+The rename is the executor's last step (the archived copy in the pipeline root is written
+before), so a failure inside the executor, a full disk say, never leaves a live version behind a
+failed Pusher. What can still fail after the rename is ML Metadata's record of the push; the
+runner then withdraws the version (`withdraw`, pipeline/runner.py), so that the serving dir holds
+only what `fashion-pipeline runs` shows pushed.
 """
 
 import hashlib
@@ -36,13 +42,16 @@ from serving import warmup
 _STAGING_SUFFIX = '.incomplete'
 
 
-def _versions(serving_dir: str) -> List[int]:
+def versions(serving_dir: str) -> List[int]:
+  """The versions in serving_dir (integer-named folders; none if it does not exist)."""
+  if not fileio.exists(serving_dir):
+    return []
   return [int(name) for name in fileio.listdir(serving_dir) if name.isdigit()]
 
 
 def next_version(serving_dir: str) -> int:
   """A Unix-timestamp version, bumped past the newest existing version if the clock is behind."""
-  return max([int(time.time())] + [version + 1 for version in _versions(serving_dir)])
+  return max([int(time.time())] + [version + 1 for version in versions(serving_dir)])
 
 
 def model_digest(model_path: str) -> str:
@@ -72,7 +81,7 @@ def publish(model_path: str, serving_dir: str) -> str:
   staging_path = os.path.join(serving_dir, f'.{version}{_STAGING_SUFFIX}')
   io_utils.copy_dir(model_path, staging_path)
   warmup.write(staging_path)
-  existing = _versions(serving_dir)
+  existing = versions(serving_dir)
   if existing:
     newest = os.path.join(serving_dir, str(max(existing)))
     # Pushed already, by a run killed before ML Metadata recorded it: one copy is enough.
@@ -82,6 +91,13 @@ def publish(model_path: str, serving_dir: str) -> str:
   serving_path = os.path.join(serving_dir, version)
   fileio.rename(staging_path, serving_path)
   return serving_path
+
+
+def withdraw(serving_path: str) -> None:
+  """Takes a version out of service: renamed back to a staging folder, which model servers
+  ignore and the next push removes."""
+  serving_dir, version = os.path.split(serving_path.rstrip('/'))
+  fileio.rename(serving_path, os.path.join(serving_dir, f'.{version}{_STAGING_SUFFIX}'))
 
 
 class AtomicPushExecutor(pusher_executor.Executor):
@@ -98,8 +114,10 @@ class AtomicPushExecutor(pusher_executor.Executor):
     destination = proto_utils.json_to_proto(
         exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
         pusher_pb2.PushDestination())
+    # The archived copy in the pipeline root first: publishing must be the last thing that can
+    # fail here, so that a failed Pusher never leaves a version live.
+    io_utils.copy_dir(model_path, model_push.uri)
     serving_path = publish(model_path, destination.filesystem.base_directory)
-    io_utils.copy_dir(model_path, model_push.uri)  # the archived copy in the pipeline root
     self._MarkPushed(model_push, pushed_destination=serving_path,
                      pushed_version=os.path.basename(serving_path))
 

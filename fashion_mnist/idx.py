@@ -45,13 +45,18 @@ def _read_bytes(path: PathLike) -> bytes:
 
 def _parse_header(path: PathLike, data: bytes, magic: int, num_dims: int) -> Tuple[int, ...]:
   header_size = 4 * (1 + num_dims)
+  if not data:
+    raise IdxFormatError(path, 'is empty (0 bytes)')
   if len(data) < header_size:
     raise IdxFormatError(path, f'is truncated: {len(data)} bytes, shorter than the '
                          f'{header_size}-byte IDX header')
   found_magic, *dims = struct.unpack(f'>{1 + num_dims}I', data[:header_size])
+  kind = 'images' if magic == IMAGES_MAGIC else 'labels'
   if found_magic != magic:
     raise IdxFormatError(path, f'has magic number 0x{found_magic:08x}, expected 0x{magic:08x} '
-                         f'({"images" if magic == IMAGES_MAGIC else "labels"})')
+                         f'({kind})')
+  if dims[0] == 0:  # valid IDX, but nothing to train or evaluate on: refused here, not in Beam
+    raise IdxFormatError(path, f'holds 0 {kind}')
   expected_size = header_size + int(np.prod(dims))
   if len(data) != expected_size:
     state = 'is truncated' if len(data) < expected_size else 'has trailing data'

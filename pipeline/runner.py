@@ -1,6 +1,12 @@
-"""Runs the pipeline locally: LocalDagRunner, ML Metadata in SQLite, Beam's DirectRunner."""
+"""Runs the pipeline locally: LocalDagRunner, ML Metadata in SQLite, Beam's DirectRunner.
+
+In: the configuration. Out: the run's summary; before anything runs, the data and the ML Metadata
+store are checked (a bad file, a corrupt store or a moved output dir is refused by name); after a
+failed run, no version it pushed stays live unless ML Metadata recorded the push.
+"""
 
 import logging
+import os
 from pathlib import Path
 from typing import List, Sequence
 
@@ -10,12 +16,14 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import idx_example_gen
+from components import pusher
 from engines import beam_options  # noqa: F401  (declares --files_to_stage for Beam)
 from engines import beam_services
 from fashion_mnist import idx
 from mlmd import killed_runs
 from mlmd import retention
 from mlmd import run_summary
+from mlmd import soundness
 from models import keras_autograph
 from pipeline import beam_packaging
 from pipeline import data_source
@@ -40,6 +48,22 @@ def _folders_to_read(data_dir: Path, backfill_spans: Sequence[int]) -> List[Path
   return [span_dirs[span] for span in [*backfill_spans, max(span_dirs)]]
 
 
+def withdraw_unrecorded_pushes(config: PipelineConfig, versions_before: Sequence[int]) -> None:
+  """After a failed run: takes out of service each version that this run pushed but whose push
+  ML Metadata did not record (the run failed after the Pusher's rename, while TFX published the
+  execution), so that the serving dir agrees with `fashion-pipeline runs`."""
+  serving_dir = str(config.serving_dir)
+  new = [os.path.join(serving_dir, str(version)) for version in pusher.versions(serving_dir)
+         if version not in versions_before]
+  if not new:
+    return
+  recorded = soundness.recorded_pushes(config)
+  for path in new:
+    if path not in recorded:
+      pusher.withdraw(path)
+      logging.error('Withdrew %s: the run failed before ML Metadata recorded its push', path)
+
+
 def compile_pipeline(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:
   """The pipeline's IR, what LocalDagRunner runs."""
   return compiler.Compiler().compile(pipeline)
@@ -49,6 +73,12 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   """Runs the whole pipeline once and returns what that run produced. Call it holding the
   output dir's run lock (pipeline/run_lock.py): it takes unfinished executions for a killed
   run's."""
+  # The store first: everything below reads it.
+  soundness.check_store(config.metadata_path)
+  soundness.check_not_moved(config)
+  # Files deleted by hand: no component may be handed them, and a span whose examples are gone
+  # counts as not ingested, so the backfill below ingests it again.
+  retention.mark_lost_artifacts(config)
   data_dir, backfill_spans = None, []
   if config.examples_dir is None:
     data_dir = data_source.resolve_data_dir(config)
@@ -58,18 +88,25 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   beam_services.check_reachable(config.beam_args)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
-  retention.mark_lost_artifacts(config)  # files deleted by hand: no component may be handed them
   # Components run in this process: the Evaluator's model and metrics call Keras too.
   keras_autograph.exempt_keras_from_autograph()
   beam_packaging.skip_tfx_package_for_own_workers()
   ir = compile_pipeline(create_pipeline(
       config, data_dir and str(data_dir),
       with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans))
+  versions_before = pusher.versions(str(config.serving_dir))
   try:
-    LocalDagRunner().run_with_ir(ir)
-  except RuntimeError as e:
-    failure = beam_services.as_job_failure(e, config.beam_args)
-    if failure is None:
-      raise
-    raise failure from e
+    try:
+      LocalDagRunner().run_with_ir(ir)
+    except RuntimeError as e:
+      failure = beam_services.as_job_failure(e, config.beam_args)
+      if failure is None:
+        raise
+      raise failure from e
+  except BaseException:
+    try:
+      withdraw_unrecorded_pushes(config, versions_before)
+    except Exception:  # pylint: disable=broad-except  (the run's own error is the one to report)
+      logging.exception('Could not check the serving dir against ML Metadata')
+    raise
   return run_summary.summarize(config)

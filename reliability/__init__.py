@@ -1,1 +1,2 @@
-"""Reliability: how the system behaves under hostile input and faults (README, "Reliability")."""
+"""Reliability tools: a hostile-request fuzzer for the server and kill-point chaos runs of the
+pipeline (README, "Reliability")."""

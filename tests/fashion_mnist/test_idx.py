@@ -88,6 +88,20 @@ def test_count_mismatch(tmp_path):
     idx.read_split(tmp_path / 'images.gz', tmp_path / 'labels.gz')
 
 
+@pytest.mark.parametrize('gzipped', [True, False])
+def test_empty_file(tmp_path, gzipped):
+  path = tmp_path / ('labels.gz' if gzipped else 'labels')
+  path.write_bytes(gzip.compress(b'') if gzipped else b'')
+  _expect_error(path, 'is empty \\(0 bytes\\)', idx.read_labels)
+
+
+def test_zero_images_and_zero_labels_are_refused(tmp_path):
+  idx.write_images(tmp_path / 'images.gz', np.zeros((0, 28, 28), np.uint8))
+  idx.write_labels(tmp_path / 'labels.gz', np.zeros(0, np.uint8))
+  _expect_error(tmp_path / 'images.gz', 'holds 0 images$')
+  _expect_error(tmp_path / 'labels.gz', 'holds 0 labels$', idx.read_labels)
+
+
 def test_missing_file(tmp_path):
   _expect_error(tmp_path / 'absent.gz', 'cannot be read')
 
