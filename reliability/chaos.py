@@ -133,7 +133,7 @@ def kill_at(args: Sequence[str], point: KillPoint, env=None) -> tuple:
   return landed, time.monotonic() - start
 
 
-def _trained_digests(output_dir: Path) -> set:
+def trained_digests(output_dir: Path) -> set:
   """The digests of every model the Trainer finished, as the Pusher publishes it."""
   # pylint: disable=g-import-not-at-top  (TensorFlow, only for the check)
   from components import pusher
@@ -163,7 +163,7 @@ def check(output_dir: Path, pushed_path: Optional[str]) -> List[str]:
               if artifact.custom_properties[names.PUSHED].int_value}
   serving = Path(config.serving_dir)
   versions = sorted(p for p in serving.iterdir() if p.name.isdigit()) if serving.is_dir() else []
-  trained = _trained_digests(output_dir)
+  trained = trained_digests(output_dir)
   digests = collections.Counter()
   for version in versions:
     digest = pusher.model_digest(str(version))

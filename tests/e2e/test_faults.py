@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import List
 
@@ -26,7 +25,7 @@ from components import pusher
 from helpers import REPO_ROOT, cli_command, run_cli, write_dataset
 from mlmd import run_summary
 from pipeline import configs
-from serving import warmup
+from reliability import chaos
 
 pytestmark = pytest.mark.e2e
 
@@ -75,19 +74,6 @@ def _run_until_killed(component: str, args: List[str]) -> List[str]:
   return finished
 
 
-def _model_digests(output_dir: Path) -> set:
-  """The digests of every model the Trainer finished, as the Pusher publishes it (with TF
-  Serving's warm-up file added)."""
-  digests = set()
-  for path in (output_dir / 'pipeline_root/Trainer/model').glob('*/Format-Serving'):
-    with tempfile.TemporaryDirectory() as tmp:
-      published = Path(tmp) / 'model'
-      shutil.copytree(path, published)
-      warmup.write(str(published))
-      digests.add(pusher.model_digest(str(published)))
-  return digests
-
-
 def _versions(output_dir: Path) -> List[Path]:
   """The serving versions: integer-named folders (TF Serving ignores the rest)."""
   serving = output_dir / 'serving'
@@ -130,7 +116,7 @@ def _states(summary: run_summary.RunSummary) -> dict:
 
 def _all_complete(versions: List[Path], output_dir: Path) -> bool:
   """Whether every version is byte for byte a model the Trainer finished."""
-  trained = _model_digests(output_dir)
+  trained = chaos.trained_digests(output_dir)
   return all(pusher.model_digest(str(version)) in trained for version in versions)
 
 
