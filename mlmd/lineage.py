@@ -84,7 +84,7 @@ class Lineage:
   schema_uri: str
   examples: List[RawExamples]  # in span order
   labels: List[str] = dataclasses.field(default_factory=list)  # the model config file's labels
-  # The URIs above whose files are gone (ML Metadata records them DELETED or LOST; the records,
+  # The URIs above whose files are gone (ML Metadata records them DELETED; the records,
   # and so the history, stay), and whether the evaluation could not be read for that reason.
   removed: List[str] = dataclasses.field(default_factory=list)
 

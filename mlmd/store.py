@@ -28,10 +28,9 @@ _STATE_NAMES = {
     Execution.CANCELED: 'canceled',
 }
 _FINISHED = (Execution.COMPLETE, Execution.CACHED)
-# What retention records when an artifact's files are gone (its record stays): DELETED, or LOST
-# where this ML Metadata has it (not 1.16's).
-_REMOVED = tuple(Artifact.State.Value(name) for name in ('DELETED', 'LOST')
-                 if name in Artifact.State.keys())
+# What retention records when an artifact's files are gone or going (its record stays): DELETED
+# (by gc, or found missing: mlmd/retention.py), MARKED_FOR_DELETION (a gc killed part-way).
+_REMOVED = (Artifact.DELETED, Artifact.MARKED_FOR_DELETION)
 
 
 def connect(metadata_path: Path, writable: bool = False) -> metadata_store.MetadataStore:
@@ -103,7 +102,7 @@ def artifacts_of(store, execution_id: int, event_type) -> Dict[str, List[Artifac
 
 
 def is_removed(artifact: Artifact) -> bool:
-  """Whether ML Metadata records the artifact's files as removed (DELETED, LOST, ...)."""
+  """Whether ML Metadata records the artifact's files as removed, or being removed."""
   return artifact.state in _REMOVED
 
 
