@@ -100,7 +100,8 @@ def test_lineage_names_the_span_statistics_schema_transform_graph_and_training_r
   root = output_dir / 'pipeline_root'
   assert lines[0] == f'Model version {version}: {output_dir}/serving/{version}'
   assert f'(Trainer, run {first_run.run_id})' in lines[2]
-  assert '    settings: {"batch_size": 32, "epochs": 1, "learning_rate": 0.001' in lines[3]
+  assert ('    settings: {"batch_size": 32, "cache_budget_mb": 256, "epochs": 1, '
+          '"learning_rate": 0.001') in lines[3]
   assert f'  evaluated: accuracy {first_run.accuracy:.4f} on 200 examples, no baseline, blessed' \
       in result.stdout
   assert '  spans: 0' in lines
