@@ -11,8 +11,7 @@ Phase `retention`: 30 scheduled small runs into one output dir, each on a new sp
 real training images (consecutive slices, the real test set), 1 epoch, every model blessed
 (threshold 0, any drop allowed) so that each run pushes, with `--retain-runs 3 --retain-versions
 3`; after each run the bytes under the output dir and the run's wall time, plotted against the run
-number (PNG). The goal: disk flat once retention starts removing. Skipped, with a message, when
-`fashion-pipeline run --help` does not offer those options.
+number (PNG). The goal: disk flat once retention starts removing.
 
 Each phase writes bench/results/scale-<phase>-<date>-<cores>cores.json (and .png):
 
@@ -39,7 +38,6 @@ from pipeline import configs  # pylint: disable=wrong-import-position
 import pipeline_bench  # pylint: disable=wrong-import-position
 import timing  # pylint: disable=wrong-import-position
 
-RETENTION_OPTIONS = ('--retain-runs', '--retain-versions')
 RETAINED = 3  # runs and serving versions kept in the retention phase
 RETENTION_SPAN_IMAGES = 2_000
 
@@ -94,12 +92,6 @@ def windows_phase(data_dir: Path, span_counts: List[int], epochs: int, work_dir:
           f"{result['output_dir_mb']} MB, Trainer {result['components'].get('Trainer')} s",
           flush=True)
   return results
-
-
-def retention_supported() -> bool:
-  help_text = subprocess.run([*command(), 'run', '--help'], capture_output=True, text=True,
-                             check=True).stdout
-  return all(option in help_text for option in RETENTION_OPTIONS)
 
 
 def add_small_span(data_dir: Path, spans_dir: Path, images, labels, number: int) -> None:
@@ -180,10 +172,6 @@ def main() -> None:
          'spans in the training window', rows, 'spans')
     print(f'written: {out} and its .png')
   if args.phase in ('retention', 'all'):
-    if not retention_supported():
-      print(f'retention phase skipped: `fashion-pipeline run --help` offers no '
-            f'{" / ".join(RETENTION_OPTIONS)} (not built on this branch yet)')
-      return
     with tempfile.TemporaryDirectory(prefix='scale-bench-') as work:
       results = retention_phase(data_dir, args.runs, Path(work))
     out = timing.write_results('scale-retention', retained=RETAINED,
