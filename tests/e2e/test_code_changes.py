@@ -14,8 +14,10 @@ from pipeline import configs
 pytestmark = pytest.mark.e2e
 
 # What the command line runs: our packages, the entry point and the schema.
-_CODE = ('components', 'fashion_mnist', 'mlmd', 'models', 'pipeline', 'report', 'serving',
-         'schemas', 'pipeline_runner.py')
+# Everything the command imports: nothing may come from the clone the environment's editable
+# install last pointed at.
+_CODE = ('components', 'engines', 'fashion_mnist', 'mlmd', 'models', 'pipeline', 'report',
+         'serving', 'schemas', 'pipeline_runner.py')
 
 
 def _states(output_dir) -> dict:
