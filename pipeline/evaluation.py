@@ -1,6 +1,7 @@
 """What the Evaluator computes and when it blesses a model (TFMA's EvalConfig)."""
 
 # The config protos from their own module: TFMA 0.52 no longer exports them at the top level.
+from tensorflow_model_analysis import constants as tfma_constants
 from tensorflow_model_analysis.proto import config_pb2
 
 from fashion_mnist import features
@@ -30,9 +31,12 @@ def eval_config(accuracy_threshold: float,
   ]
   return config_pb2.EvalConfig(
       model_specs=[
-          config_pb2.ModelSpec(signature_name=features.EXAMPLES_SIGNATURE,
-                         label_key=features.LABEL_KEY,
-                         prediction_key=features.PROBABILITIES_KEY)
+          # The type said, not found out: TFMA finds it by loading each model (candidate and
+          # baseline) with Keras once more, 0.5-1 s a model.
+          config_pb2.ModelSpec(model_type=tfma_constants.TF_KERAS,
+                               signature_name=features.EXAMPLES_SIGNATURE,
+                               label_key=features.LABEL_KEY,
+                               prediction_key=features.PROBABILITIES_KEY)
       ],
       slicing_specs=[config_pb2.SlicingSpec(),
                      config_pb2.SlicingSpec(feature_keys=[features.LABEL_KEY])],

@@ -27,6 +27,7 @@ from mlmd import soundness
 from models import keras_autograph
 from pipeline import beam_packaging
 from pipeline import data_source
+from pipeline import in_process
 from pipeline import scheduling
 from pipeline import spans
 from pipeline.configs import PipelineConfig
@@ -90,6 +91,8 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   killed_runs.cancel_unfinished_executions(config)
   # Components run in this process: the Evaluator's model and metrics call Keras too.
   keras_autograph.exempt_keras_from_autograph()
+  in_process.use_one_tensorflow_thread()
+  in_process.shorten_beam_state_sampling()
   beam_packaging.skip_tfx_package_for_own_workers()
   ir = compile_pipeline(create_pipeline(
       config, data_dir and str(data_dir),

@@ -129,8 +129,10 @@ def test_cached_and_streamed_windows_make_the_same_updates_and_accuracy(window, 
 def test_a_window_larger_than_the_budget_is_not_read_into_memory(window):
   images, labels = model_module.read_window(window['files'], window['transform_output'],
                                             NUM_TRAIN)
+  # Tensors, which fit() takes as they are (numpy arrays it would copy).
+  assert isinstance(images, tf.Tensor) and isinstance(labels, tf.Tensor)
   assert images.shape == (NUM_TRAIN, *features.IMAGE_SHAPE) and len(labels) == NUM_TRAIN
-  np.testing.assert_array_equal(np.sort(_ids(images)), np.arange(NUM_TRAIN))
+  np.testing.assert_array_equal(np.sort(_ids(images.numpy())), np.arange(NUM_TRAIN))
   assert model_module.read_window(window['files'], window['transform_output'],
                                   NUM_TRAIN - 1) is None
 
