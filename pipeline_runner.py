@@ -184,7 +184,8 @@ def _run(args) -> int:
       if message:
         print(message)
         return faults.EXIT_OK
-    # Before the run: what it starts from is what its results depend on.
+    # Taken before the run, of what it starts from: a file changed while it runs then shows as
+    # a change to the next run.
     run_fingerprint = fingerprint.of_run(
         config, None if config.examples_dir else data_source.resolve_data_dir(config))
     summary = None if args.rerun else scheduling.unchanged_run(config, run_fingerprint)
