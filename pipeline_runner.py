@@ -25,10 +25,12 @@ from engines import fetch as engine_fetch
 from engines import processes as engine_processes
 from engines import settings as engine_settings
 from mlmd import lineage
+from mlmd import run_fingerprint as mlmd_run_fingerprint
 from mlmd import run_summary
 from pipeline import configs
 from pipeline import data_source
 from pipeline import faults
+from pipeline import fingerprint
 from pipeline import garbage_collection
 from pipeline import run_lock
 from pipeline import scheduling
@@ -153,6 +155,10 @@ def _add_run_parser(commands) -> None:
   run.add_argument('--if-new-data', action='store_true',
                    help='exit at once (code 0) when no span is newer than the newest one already '
                    'ingested: for calling often from cron or a systemd timer')
+  run.add_argument('--rerun', action='store_true',
+                   help="run the pipeline even when nothing changed since the last run; TFX's "
+                   "cache then reuses each component's results (default: answer from ML "
+                   'Metadata that the last run stands)')
   run.add_argument('--wait', action='store_true',
                    help='when another run is using the output dir, wait for it to finish '
                    f'(default: exit at once with code {faults.EXIT_BUSY})')
@@ -178,8 +184,20 @@ def _run(args) -> int:
       if message:
         print(message)
         return faults.EXIT_OK
-    from pipeline import runner  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
-    summary = runner.run(config)
+    # Taken before the run, of what it starts from: a file changed while it runs then shows as
+    # a change to the next run.
+    run_fingerprint = fingerprint.of_run(
+        config, None if config.examples_dir else data_source.resolve_data_dir(config))
+    summary = None if args.rerun else scheduling.unchanged_run(config, run_fingerprint)
+    if summary:
+      print(f'Nothing changed since run {summary.run_id} (same data, schema, code, options and '
+            'stack): its results stand; no new run recorded (--rerun runs the pipeline, answered '
+            "by TFX's cache).")
+    else:
+      from pipeline import runner  # pylint: disable=g-import-not-at-top  (TensorFlow: seconds)
+      summary = runner.run(config)
+      if run_fingerprint and summary.gate_passed is not False:  # a run that exits 0
+        mlmd_run_fingerprint.record(config, summary.run_id, run_fingerprint)
     retained = None  # still under the lock: no other run reads what goes
     if config.retain_runs is not None or config.retain_versions is not None:
       retained = garbage_collection.collect(config)

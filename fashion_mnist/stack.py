@@ -5,7 +5,7 @@ compatibility shims that let the same code run on both (each says which version 
   legacy   TFX 1.16 on Python 3.10 (requirements/legacy.txt): TF 2.16, Beam 2.61, protobuf 4.25
 
 In: the installed packages' metadata (no TensorFlow import). Out: `describe()` for
-`fashion-pipeline --version`, and the shims.
+`fashion-pipeline --version`, `versions()` and each stack's lock files (LOCK_FILES), and the shims.
 """
 
 import inspect
@@ -17,6 +17,9 @@ from google.protobuf import json_format
 
 # The TFX release line of each stack.
 STACKS = {'1.21': 'current', '1.16': 'legacy'}
+# Each stack's exact lock, relative to the project root: what scripts/in-env installs.
+LOCK_FILES = {'current': ('requirements/current.txt',),
+              'legacy': ('requirements/legacy.txt', 'requirements/legacy-overrides.txt')}
 
 # What `--version` reports, as (name shown, distribution name).
 PARTS = (('TFX', 'tfx'), ('TensorFlow', 'tensorflow'), ('tf-keras', 'tf-keras'),

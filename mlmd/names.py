@@ -29,6 +29,10 @@ PUSHED = 'pushed'
 PUSHED_DESTINATION = 'pushed_destination'
 PUSHED_VERSION = 'pushed_version'
 
+# Ours, on a pipeline_run context: the fingerprint of everything the run's results depend on
+# (pipeline/fingerprint.py), recorded after a run that exits 0 (mlmd/run_fingerprint.py).
+RUN_FINGERPRINT = 'fashion_pipeline_fingerprint'
+
 # Ours, on artifacts retention removed or found without their files (mlmd/retention.py): why.
 REMOVED = 'removed'
 REMOVED_BY_RETENTION = 'by retention'

@@ -49,6 +49,15 @@ def window(newest: int, num_spans: int) -> List[int]:
   return list(range(max(newest - num_spans + 1, 0), newest + 1))
 
 
+def window_dirs(data_root: Path, num_spans: int) -> List[Path]:
+  """The folders of IDX files a run's training window may read: the span folders of the last
+  num_spans spans that are on disk, or data_root itself for the flat layout."""
+  on_disk = span_dirs(data_root)
+  if not on_disk:
+    return [data_root]
+  return [on_disk[span] for span in window(max(on_disk), num_spans) if span in on_disk]
+
+
 def _split_files(directory: Path, split: dataset.Split) -> Tuple[Path, Path]:
   return directory / split.images_file, directory / split.labels_file
 

@@ -261,7 +261,8 @@ def test_a_moved_clone_reuses_the_cache(finished, tmp_path):
                'serving', 'schemas', 'pipeline_runner.py'):
     copy = shutil.copytree if (REPO_ROOT / name).is_dir() else shutil.copy
     copy(REPO_ROOT / name, code / name)
-  result = run_cli(*args, env={**os.environ, 'PYTHONPATH': str(code)})
+  # --rerun: the pipeline runs, and TFX's cache must reuse what the clone elsewhere made.
+  result = run_cli(*args, '--rerun', env={**os.environ, 'PYTHONPATH': str(code)})
   assert result.returncode == 0, result.stderr[-3000:]
   states = _states(run_summary.summarize(_config(output_dir), _run_id(result.stdout)))
   assert {component: states[component] for component in (

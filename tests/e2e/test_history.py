@@ -1,5 +1,6 @@
 """`fashion-pipeline runs` and `lineage` on real runs of a small generated dataset, through the
-command line: a first run that trains and pushes, a second with nothing changed (fully cached), and
+command line: a first run that trains and pushes, a second with nothing changed (run with --rerun,
+so that TFX's cache answers it: fully cached), and
 a third on drifted data that the data gate stops. Then the span bookkeeping on a copy of that ML
 Metadata in which the data is span 3 and both runs' Transform also read an older span 2 ingested
 by an ExampleGen of its own, as a training window of two spans does.
@@ -27,17 +28,17 @@ from mlmd import store as mlmd_store
 pytestmark = pytest.mark.e2e
 
 
-def _run(data_dir, output_dir):
+def _run(data_dir, output_dir, *extra):
   return run_cli('run', '--data-dir', str(data_dir), '--output-dir', str(output_dir),
-                 '--epochs', '1', '--accuracy-threshold', '0.5')
+                 '--epochs', '1', '--accuracy-threshold', '0.5', *extra)
 
 
 @pytest.fixture(scope='module')
 def output_dir(tmp_path_factory):
   root = tmp_path_factory.mktemp('history')
   data_dir = write_dataset(root / 'data')
-  for _ in range(2):
-    result = _run(data_dir, root / 'out')
+  for extra in ((), ('--rerun',)):
+    result = _run(data_dir, root / 'out', *extra)
     assert result.returncode == 0, result.stderr[-5000:]
   # Training labels collapsed to two classes: drift, so the data gate stops the run.
   drifted = write_dataset(root / 'drifted')
