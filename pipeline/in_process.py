@@ -11,9 +11,9 @@ import tensorflow as tf
 
 # One thread for TensorFlow's ops. The Trainer's steps are small (a batch of 32 through a
 # 784x128 layer): splitting each op over the two cores costs more in hand-overs than it gains.
-# An epoch took 0.95 s on two threads and 0.6 s on one (2-core machine, 10 epochs:
-# 11.9 s -> 7.9 s). The Evaluator's and the report's predictions are as fast either way, and
-# tf.data's readers keep their own thread pool.
+# On this 2-core machine an epoch of fit() alone took 0.95 s on two threads and 0.6 s on one;
+# in the pipeline, where the gain is smaller, 0.9 s and 0.8 s (two cold runs each). The
+# Evaluator's and the report's predictions were no slower, and tf.data keeps its own threads.
 _TENSORFLOW_THREADS = 1
 # Beam's FnApiRunner stops a bundle's state sampler by joining its thread, which sleeps up to its
 # period (ramping up to 200 ms): 0.1-0.2 s at the end of every stage, 0.85 s a cold run (py-spy).
