@@ -1,5 +1,9 @@
-"""The command line: bad input gets a clear error and exit code 2, and nothing is produced."""
+"""The command line: bad input gets a clear error and exit code 2, and nothing is produced; the
+runner is imported with what it made frozen (left out of garbage collections)."""
 
+import gc
+
+import pipeline_runner
 from helpers import run_cli
 from fashion_mnist import dataset
 
@@ -24,3 +28,13 @@ def test_out_of_range_setting_is_refused(tmp_path):
   result = run_cli('run', '--epochs', '0', '--output-dir', str(tmp_path / 'out'))
   assert result.returncode == 2
   assert 'epochs must be at least 1' in result.stderr
+
+
+def test_the_runner_is_imported_with_what_it_made_frozen_and_the_collector_back_on():
+  try:
+    runner = pipeline_runner._import_runner()  # pylint: disable=protected-access
+    assert callable(runner.run)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 100_000  # TensorFlow's, TFX's and Beam's objects among them
+  finally:
+    gc.unfreeze()
