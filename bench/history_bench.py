@@ -28,6 +28,13 @@ sys.path.insert(0, str(_REPO / 'tests'))
 _CLI = str(Path(sys.executable).parent / 'fashion-pipeline')
 
 
+def _commit(repo: Path) -> str:
+  """The measured checkout's commit, which names its code (its path names only a folder here)."""
+  head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=repo, capture_output=True,
+                        text=True, check=False).stdout.strip()
+  return head or 'unknown'
+
+
 def _seconds(argv, repo: Path) -> float:
   environment = {**os.environ, 'PYTHONPATH': str(repo)}
   start = time.perf_counter()
@@ -82,9 +89,9 @@ def main() -> None:
              for name, argv in commands.items()}
   load = os.getloadavg()
   print(f'{args.runs} runs in the store; {args.repeats} processes each; load average '
-        f'{load[0]:.1f} on {os.cpu_count()} cores; code of {args.repo}')
+        f'{load[0]:.1f} on {os.cpu_count()} cores; code of {args.repo} ({_commit(args.repo)})')
   timing.print_table('command', results)
-  print(timing.write_results('history', runs=args.runs, keep=args.keep, repo=str(args.repo),
+  print(timing.write_results('history', runs=args.runs, keep=args.keep, code=_commit(args.repo),
                              load_average=load, repeats=args.repeats, results=results))
   if not args.store:
     shutil.rmtree(root)
