@@ -93,6 +93,8 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   keras_autograph.exempt_keras_from_autograph()
   in_process.use_one_tensorflow_thread()
   in_process.shorten_beam_state_sampling()
+  in_process.reuse_beam_type_options_views()
+  in_process.summarise_long_array_reprs()
   beam_packaging.skip_tfx_package_for_own_workers()
   ir = compile_pipeline(create_pipeline(
       config, data_dir and str(data_dir),

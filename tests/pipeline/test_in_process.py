@@ -1,4 +1,5 @@
-"""The pipeline process's own settings: TensorFlow on one thread, Beam's short state sampling."""
+"""The pipeline process's own settings: TensorFlow on one thread, Beam's short state sampling, one
+TypeOptions view per Beam options object, summarised array reprs."""
 
 import os
 import subprocess
@@ -7,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import apache_beam as beam
+from apache_beam.options import pipeline_options
 from apache_beam.runners.worker import statesampler
 from apache_beam.testing import util as beam_testing
 from apache_beam.utils import counters
@@ -58,3 +60,37 @@ def test_beam_samples_bundle_states_every_20_ms_and_still_runs():
       beam_testing.assert_that(squares, beam_testing.equal_to([0, 1, 4, 9, 16]))
   finally:
     statesampler.StateSampler.__init__.__defaults__ = default
+
+
+def test_beam_reuses_one_type_options_view_and_its_values_follow_the_options():
+  view_as = pipeline_options.PipelineOptions.view_as
+  try:
+    in_process.reuse_beam_type_options_views()
+    options = pipeline_options.PipelineOptions(['--no_pipeline_type_check'])
+    view = options.view_as(pipeline_options.TypeOptions)
+    assert options.view_as(pipeline_options.TypeOptions) is view
+    assert view.pipeline_type_check is False
+    options.view_as(pipeline_options.TypeOptions).runtime_type_check = True
+    assert view.runtime_type_check is True
+    # Each options object has its own view; other option classes are Beam's as they were.
+    other = pipeline_options.PipelineOptions([])
+    assert other.view_as(pipeline_options.TypeOptions).pipeline_type_check is True
+    assert other.view_as(pipeline_options.TypeOptions) is not view
+    assert options.view_as(pipeline_options.StandardOptions) is not options.view_as(
+        pipeline_options.StandardOptions)
+    with beam.Pipeline(argv=list(configs.DEFAULT_BEAM_ARGS)) as pipeline:
+      doubled = pipeline | beam.Create([1, 2]) | beam.Map(lambda x: 2 * x).with_output_types(int)
+      beam_testing.assert_that(doubled, beam_testing.equal_to([2, 4]))
+  finally:
+    pipeline_options.PipelineOptions.view_as = view_as
+
+
+def test_long_tensor_reprs_are_summarised():
+  result = _python("""
+      import tensorflow as tf
+      from pipeline import in_process
+      in_process.summarise_long_array_reprs()
+      print(len(repr(tf.constant([b'x' * 1000] * 1000))))
+      """)
+  assert result.returncode == 0, result.stderr
+  assert int(result.stdout.splitlines()[-1]) < 10_000
