@@ -186,7 +186,7 @@ def train(config: dict, file_patterns: Sequence[str], tf_transform_output: tft.T
           base_model: Optional[str] = None, callbacks=()) -> tf.keras.Model:
   """Builds the model (with base_model's weights, when given) and trains it on the window: held in
   memory when it fits config['cache_budget_mb'], else streamed from its files each epoch."""
-  keras_autograph.exempt_keras_from_autograph()
+  keras_autograph.exempt_keras_and_transform_from_autograph()
   files = window_files(file_patterns)
   budget_examples = config['cache_budget_mb'] * 2**20 // _TRANSFORMED_BYTES_PER_EXAMPLE
   estimate = estimated_examples(files)

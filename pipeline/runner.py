@@ -90,7 +90,7 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
   # Components run in this process: the Evaluator's model and metrics call Keras too.
-  keras_autograph.exempt_keras_from_autograph()
+  keras_autograph.exempt_keras_and_transform_from_autograph()
   in_process.use_one_tensorflow_thread()
   in_process.shorten_beam_state_sampling()
   in_process.reuse_beam_type_options_views()

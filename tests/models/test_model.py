@@ -2,6 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_transform as tft
 
 from models import keras_autograph
 from models import model as model_module
@@ -33,13 +34,15 @@ def test_uses_keras_2():
   assert tf.keras.__name__.startswith('tf_keras')
 
 
-def test_autograph_calls_keras_2_code_as_it_is():
+def test_autograph_calls_keras_2_and_transform_code_as_it_is():
   from tensorflow.python.autograph.core import config as autograph_config  # pylint: disable=g-import-not-at-top
   from tensorflow.python.autograph.impl import conversion  # pylint: disable=g-import-not-at-top
-  assert keras_autograph.exempt_keras_from_autograph()
-  assert keras_autograph.exempt_keras_from_autograph()
+  assert keras_autograph.exempt_keras_and_transform_from_autograph()
+  assert keras_autograph.exempt_keras_and_transform_from_autograph()
   assert conversion.is_allowlisted(tf.keras.Model.train_step)
-  assert sum(rule.matches('tf_keras') for rule in autograph_config.CONVERSION_RULES) == 1
+  assert conversion.is_allowlisted(tft.TFTransformOutput.transform_raw_features)
+  for package in ('tf_keras', 'tensorflow_transform'):
+    assert sum(rule.matches(package) for rule in autograph_config.CONVERSION_RULES) == 1
 
 
 def test_without_the_private_names_the_patch_warns_once_and_changes_nothing(monkeypatch, caplog):
@@ -47,8 +50,8 @@ def test_without_the_private_names_the_patch_warns_once_and_changes_nothing(monk
   rules = autograph_config.CONVERSION_RULES
   monkeypatch.delattr(autograph_config, 'DoNotConvert')
   monkeypatch.setattr(keras_autograph, '_warned', False)
-  assert not keras_autograph.exempt_keras_from_autograph()
-  assert not keras_autograph.exempt_keras_from_autograph()
+  assert not keras_autograph.exempt_keras_and_transform_from_autograph()
+  assert not keras_autograph.exempt_keras_and_transform_from_autograph()
   assert autograph_config.CONVERSION_RULES is rules
   warnings = [r for r in caplog.records if 'AutoGraph will rewrite Keras 2' in r.getMessage()]
   assert len(warnings) == 1
