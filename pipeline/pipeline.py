@@ -40,6 +40,7 @@ from mlmd import names
 import models
 from models import model as model_module
 from models import preprocessing as preprocessing_module
+from pipeline import configs
 from pipeline import evaluation
 from pipeline.configs import PipelineConfig
 from report import component as report_component
@@ -216,7 +217,8 @@ def create_pipeline(config: PipelineConfig, data_dir: Optional[str], with_spans:
         model=trainer.outputs['model'],
         baseline_model=baseline_model.outputs[resolvers.MODEL_KEY],
         example_splits=['eval'],
-        eval_config=evaluation.eval_config(config.accuracy_threshold, config.max_accuracy_drop))
+        eval_config=evaluation.eval_config(config.accuracy_threshold, config.max_accuracy_drop)
+    ).with_beam_pipeline_args(list(configs.EVALUATOR_BEAM_ARGS))
     pusher = pusher_component.create_pusher(
         model=trainer.outputs['model'],
         model_blessing=evaluator.outputs['blessing'],

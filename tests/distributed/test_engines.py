@@ -194,7 +194,7 @@ def test_flinks_job_graph_has_our_transforms(engine, engine_run):
                   if job['name'] == job_name and job['state'] == 'FINISHED']
   vertices = ' '.join(vertex['name'] for vertex in _get_json(f'{ui}/jobs/{job_id}')['vertices'])
   # The labels of components/idx_example_gen.py's transforms.
-  assert 'SplitFiles[train]' in vertices and 'WriteSplit[eval]' in vertices, vertices
+  assert 'Shards[train]' in vertices and 'WriteSplit[eval]' in vertices, vertices
 
 
 def test_a_killed_taskmanager_fails_the_run_and_the_next_run_pushes_once(engine, engine_run):

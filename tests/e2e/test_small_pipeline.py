@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components import idx_example_gen
 from fashion_mnist import examples as example_contract
 from helpers import call_saved_model, run_cli, write_dataset
 from fashion_mnist import dataset
@@ -82,7 +83,8 @@ def test_every_component_ran_and_is_recorded_in_ml_metadata(workspace, first_run
 def test_examples_keep_the_original_order(workspace, first_run):
   data_dir, output_dir = workspace
   records = glob.glob(str(output_dir / 'pipeline_root/FileBasedExampleGen/examples/*/Split-eval/*'))
-  assert len(records) == 1
+  assert len(records) == idx_example_gen.SHARDS_PER_SPLIT
+  records.sort()
   labels = [
       tf.train.Example.FromString(record.numpy()).features.feature[features.LABEL_KEY]
       .int64_list.value[0] for record in tf.data.TFRecordDataset(records, compression_type='GZIP')

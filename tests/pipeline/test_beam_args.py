@@ -1,6 +1,6 @@
 """Beam options from the command line reach every Beam-based component: compiled into the
 pipeline's IR (as pipeline/runner.py compiles it), after the defaults, in the given order, and
-before the component's own job name."""
+before the component's own (the Evaluator's worker count, the job name)."""
 
 import pytest
 from tfx.proto.orchestration import executable_spec_pb2
@@ -49,8 +49,10 @@ def test_every_beam_component_gets_the_beam_args_after_the_defaults(tmp_path, so
 
   assert BEAM_COMPONENTS | {example_gen} <= set(args), sorted(args)
   for node_id, (beam_pipeline_args, placeholders) in args.items():
-    # Last, each component's own: its Beam job is named after it (as Flink and Spark list it).
-    expected = (*configs.DEFAULT_BEAM_ARGS, *EXTRA_BEAM_ARGS,
+    # Then each component's own, which win: the Evaluator's one worker, and last its Beam job's
+    # name (as Flink and Spark list it).
+    own = configs.EVALUATOR_BEAM_ARGS if node_id == 'Evaluator' else ()
+    expected = (*configs.DEFAULT_BEAM_ARGS, *EXTRA_BEAM_ARGS, *own,
                 f'--job_name=fashion-pipeline-{node_id.lower().replace("_", "-")}')
     assert beam_pipeline_args == expected, node_id
     assert placeholders == expected, node_id

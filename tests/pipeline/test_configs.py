@@ -15,9 +15,10 @@ def test_defaults_are_the_tutorials_and_paths_derive_from_the_output_dir(tmp_pat
   assert config.metadata_path == tmp_path / 'metadata.sqlite'
   assert config.serving_dir == tmp_path / 'serving'
   assert config.data_dir is None
-  # Named, so that Beam 2.77's DirectRunner never downloads its Prism runner.
+  # Named, so that Beam 2.77's DirectRunner never downloads its Prism runner; two workers in
+  # this process, one per core.
   assert config.beam_args == ('--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner',
-                              '--direct_running_mode=in_memory')
+                              '--direct_running_mode=in_memory', '--direct_num_workers=2')
   assert config.schema_file.is_file()
 
 

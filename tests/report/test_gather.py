@@ -33,8 +33,8 @@ def run(tmp_path):
   by_split = {}
   for split in _SPLITS:
     files = idx_example_gen.find_split_files(str(data_dir), idx_example_gen.SPLIT_PATTERNS[split])
-    idx_example_gen.write_split_file(
-        files, str(tmp_path / 'examples' / f'Split-{split}' / 'data_tfrecord-00000-of-00001.gz'))
+    for shard in range(idx_example_gen.SHARDS_PER_SPLIT):
+      idx_example_gen.write_shard(shard, files, str(tmp_path / 'examples' / f'Split-{split}'))
     by_split[split] = idx.read_split(*files)
   previous = {split: (images[::-1], labels[::-1]) for split, (images, labels) in by_split.items()}
   return by_split, gather.RunArtifacts(
