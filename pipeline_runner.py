@@ -11,6 +11,7 @@ import os
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 import argparse  # pylint: disable=g-import-not-at-top,wrong-import-position
+import concurrent.futures
 import gc
 import logging
 import re
@@ -32,6 +33,7 @@ from pipeline import data_source
 from pipeline import faults
 from pipeline import fingerprint
 from pipeline import garbage_collection
+from pipeline import preflight
 from pipeline import run_lock
 from pipeline import scheduling
 from pipeline import spans
@@ -171,6 +173,15 @@ def _add_run_parser(commands) -> None:
                    'none a label names, as `gc --keep-versions N` (default: keep all)')
 
 
+def _checked_and_imported(config: configs.PipelineConfig):
+  """(pipeline.runner, the run's inputs): the import and, on a thread at the same time, the checks
+  that come before a run (pipeline/preflight.py), whose error, if any, is raised here."""
+  with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+    checked = pool.submit(preflight.check, config)
+    runner = _import_runner()
+    return runner, checked.result()
+
+
 def _import_runner():
   """pipeline.runner, imported with Python's garbage collector off, and what the import made frozen.
 
@@ -210,7 +221,8 @@ def _run(args) -> int:
             'stack): its results stand; no new run recorded (--rerun runs the pipeline, answered '
             "by TFX's cache).")
     else:
-      summary = _import_runner().run(config)
+      runner, inputs = _checked_and_imported(config)
+      summary = runner.run(config, inputs)
       if run_fingerprint and summary.gate_passed is not False:  # a run that exits 0
         mlmd_run_fingerprint.record(config, summary.run_id, run_fingerprint)
     retained = None  # still under the lock: no other run reads what goes

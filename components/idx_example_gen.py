@@ -12,7 +12,6 @@ A FileBasedExampleGen with our executor, so TFX's driver fingerprints the input 
 the data invalidates the cache) and span/version patterns work as for any file-based ExampleGen.
 """
 
-import glob
 import os
 from typing import Optional, Tuple
 
@@ -33,27 +32,12 @@ from fashion_mnist import dataset
 from fashion_mnist import examples
 from fashion_mnist import idx
 
-# Output split name -> pattern of its two files under the input directory.
-SPLIT_PATTERNS = {
-    'train': f'{dataset.TRAIN.name}-*-ubyte.gz',
-    'eval': f'{dataset.TEST.name}-*-ubyte.gz',
-}
-# The same under a span folder; TFX's driver resolves {SPAN} to the newest span (or a given one).
+# The same patterns under a span folder; TFX's driver resolves {SPAN} to the newest span (or a given
+# one).
 SPAN_SPLIT_PATTERNS = {
-    name: f'{dataset.SPAN_DIR_PREFIX}{{SPAN}}/{pattern}' for name, pattern in SPLIT_PATTERNS.items()
+    name: f'{dataset.SPAN_DIR_PREFIX}{{SPAN}}/{pattern}'
+    for name, pattern in dataset.SPLIT_PATTERNS.items()
 }
-
-
-def find_split_files(input_base: str, split_pattern: str) -> Tuple[str, str]:
-  """Returns (images file, labels file) matching the split's pattern under input_base."""
-  matches = sorted(glob.glob(os.path.join(input_base, split_pattern)))
-  images = [path for path in matches if 'idx3' in os.path.basename(path)]
-  labels = [path for path in matches if 'idx1' in os.path.basename(path)]
-  if len(images) != 1 or len(labels) != 1:
-    raise idx.IdxFormatError(
-        os.path.join(input_base, split_pattern),
-        f'expected one images (idx3) and one labels (idx1) file, found {matches or "none"}')
-  return images[0], labels[0]
 
 
 # Each split is written as this many files, shard k holding the k-th of as many equal runs of
@@ -105,7 +89,7 @@ class IdxExampleGenExecutor(base_beam_executor.BaseBeamExecutor):
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     with self._make_beam_pipeline() as pipeline:
       for split in input_config.splits:
-        split_files = find_split_files(input_base, split.pattern)
+        split_files = idx.find_split_files(input_base, split.pattern)
         _ = (pipeline
              | f'Shards[{split.name}]' >> beam.Create(range(SHARDS_PER_SPLIT))
              | f'WriteSplit[{split.name}]' >> beam.Map(
@@ -122,7 +106,7 @@ def create_example_gen(input_base: str, with_spans: bool = False,
 
   with_spans: input_base holds span folders; the newest span is read, or `span` when given.
   """
-  patterns = SPAN_SPLIT_PATTERNS if with_spans else SPLIT_PATTERNS
+  patterns = SPAN_SPLIT_PATTERNS if with_spans else dataset.SPLIT_PATTERNS
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in patterns.items()
   ])

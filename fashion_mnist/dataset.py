@@ -15,6 +15,8 @@ TRAIN = Split('train', 'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz
 TEST = Split('t10k', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')
 SPLITS = (TRAIN, TEST)
 FILE_NAMES = tuple(name for split in SPLITS for name in (split.images_file, split.labels_file))
+# The pipeline's split name -> the pattern of its two files (images and labels) in a data folder.
+SPLIT_PATTERNS = {'train': f'{TRAIN.name}-*-ubyte.gz', 'eval': f'{TEST.name}-*-ubyte.gz'}
 
 # SHA-256 of the files Zalando published (their MD5 sums match the published ones).
 SHA256 = {

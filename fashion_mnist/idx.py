@@ -4,6 +4,7 @@ Image files: big-endian magic 0x00000803, then N, 28, 28, then N*784 uint8 pixel
 Label files: magic 0x00000801, then N, then N uint8 labels in 0..9.
 """
 
+import glob
 import gzip
 import os
 import struct
@@ -95,6 +96,19 @@ def read_labels(path: PathLike) -> np.ndarray:
     raise IdxFormatError(path, f'label {labels[bad[0]]} at index {bad[0]} is outside '
                          f'0..{features.NUM_CLASSES - 1} ({bad.size} such labels)')
   return labels
+
+
+def find_split_files(folder: PathLike, split_pattern: str) -> Tuple[str, str]:
+  """Returns (images file, labels file) matching a split's pattern (dataset.SPLIT_PATTERNS) in
+  folder: one IDX image (idx3) and one IDX label (idx1) file, else IdxFormatError."""
+  matches = sorted(glob.glob(os.path.join(folder, split_pattern)))
+  images = [path for path in matches if 'idx3' in os.path.basename(path)]
+  labels = [path for path in matches if 'idx1' in os.path.basename(path)]
+  if len(images) != 1 or len(labels) != 1:
+    raise IdxFormatError(
+        os.path.join(folder, split_pattern),
+        f'expected one images (idx3) and one labels (idx1) file, found {matches or "none"}')
+  return images[0], labels[0]
 
 
 def read_split(images_path: PathLike, labels_path: PathLike) -> Tuple[np.ndarray, np.ndarray]:

@@ -1,52 +1,32 @@
 """Runs the pipeline locally: LocalDagRunner, ML Metadata in SQLite, Beam's DirectRunner.
 
-In: the configuration. Out: the run's summary; before anything runs, the data and the ML Metadata
-store are checked (a bad file, a corrupt store or a moved output dir is refused by name); after a
-failed run, no version it pushed stays live unless ML Metadata recorded the push.
+In: the configuration and the run's inputs, checked (pipeline/preflight.py: a bad file, a corrupt
+store or a moved output dir is refused by name before anything runs). Out: the run's summary;
+after a failed run, no version it pushed stays live unless ML Metadata recorded the push.
 """
 
 import logging
 import os
-from pathlib import Path
-from typing import List, Sequence
+from typing import Sequence
 
 from tfx.dsl.compiler import compiler
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto.orchestration import pipeline_pb2
 
-from components import idx_example_gen
 from components import pusher
 from engines import beam_options  # noqa: F401  (declares --files_to_stage for Beam)
 from engines import beam_services
-from fashion_mnist import idx
 from mlmd import killed_runs
-from mlmd import retention
 from mlmd import run_summary
 from mlmd import soundness
 from models import keras_autograph
 from pipeline import beam_packaging
-from pipeline import data_source
 from pipeline import in_process
-from pipeline import scheduling
+from pipeline import preflight
 from pipeline import spans
 from pipeline.configs import PipelineConfig
 from pipeline.pipeline import create_pipeline
-
-
-def check_data_dir(data_dir: Path) -> None:
-  """Reads and checks every split's IDX files before any component runs, so that a bad file is
-  reported by name (IdxFormatError) instead of as a failure deep inside a Beam worker."""
-  for split_pattern in idx_example_gen.SPLIT_PATTERNS.values():
-    idx.read_split(*idx_example_gen.find_split_files(str(data_dir), split_pattern))
-
-
-def _folders_to_read(data_dir: Path, backfill_spans: Sequence[int]) -> List[Path]:
-  """The folders of IDX files this run ingests: data_dir, or the newest span and the backfill."""
-  span_dirs = spans.span_dirs(data_dir)
-  if not span_dirs:
-    return [data_dir]
-  return [span_dirs[span] for span in [*backfill_spans, max(span_dirs)]]
 
 
 def withdraw_unrecorded_pushes(config: PipelineConfig, versions_before: Sequence[int]) -> None:
@@ -70,22 +50,11 @@ def compile_pipeline(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:
   return compiler.Compiler().compile(pipeline)
 
 
-def run(config: PipelineConfig) -> run_summary.RunSummary:
-  """Runs the whole pipeline once and returns what that run produced. Call it holding the
-  output dir's run lock (pipeline/run_lock.py): it takes unfinished executions for a killed
-  run's."""
-  # The store first: everything below reads it.
-  soundness.check_store(config.metadata_path)
-  soundness.check_not_moved(config)
-  # Files deleted by hand: no component may be handed them, and a span whose examples are gone
-  # counts as not ingested, so the backfill below ingests it again.
-  retention.mark_lost_artifacts(config)
-  data_dir, backfill_spans = None, []
-  if config.examples_dir is None:
-    data_dir = data_source.resolve_data_dir(config)
-    backfill_spans = scheduling.spans_to_backfill(config, data_dir)
-    for folder in _folders_to_read(data_dir, backfill_spans):
-      check_data_dir(folder)
+def run(config: PipelineConfig, inputs: preflight.RunInputs) -> run_summary.RunSummary:
+  """Runs the whole pipeline once on inputs (what preflight.check returned) and returns what that
+  run produced. Call it holding the output dir's run lock (pipeline/run_lock.py): it takes
+  unfinished executions for a killed run's."""
+  data_dir = inputs.data_dir
   beam_services.check_reachable(config.beam_args)
   logging.info('Data: %s', config.examples_dir or data_dir)
   killed_runs.cancel_unfinished_executions(config)
@@ -98,7 +67,8 @@ def run(config: PipelineConfig) -> run_summary.RunSummary:
   beam_packaging.skip_tfx_package_for_own_workers()
   ir = compile_pipeline(create_pipeline(
       config, data_dir and str(data_dir),
-      with_spans=bool(data_dir and spans.span_dirs(data_dir)), backfill_spans=backfill_spans))
+      with_spans=bool(data_dir and spans.span_dirs(data_dir)),
+      backfill_spans=inputs.backfill_spans))
   versions_before = pusher.versions(str(config.serving_dir))
   try:
     try:

@@ -1,34 +1,17 @@
-"""The IDX ExampleGen's pieces: finding a split's files and writing them as tf.Examples."""
+"""The IDX ExampleGen's pieces: writing a split's files as shards of tf.Examples."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from components import idx_example_gen
+from fashion_mnist import dataset
 from fashion_mnist import examples
 from fashion_mnist import idx
 
 
-def test_split_patterns_pick_the_original_file_names(small_dataset):
-  train = idx_example_gen.find_split_files(str(small_dataset),
-                                           idx_example_gen.SPLIT_PATTERNS['train'])
-  test = idx_example_gen.find_split_files(str(small_dataset),
-                                          idx_example_gen.SPLIT_PATTERNS['eval'])
-  assert [p.rsplit('/', 1)[1] for p in train] == ['train-images-idx3-ubyte.gz',
-                                                  'train-labels-idx1-ubyte.gz']
-  assert [p.rsplit('/', 1)[1] for p in test] == ['t10k-images-idx3-ubyte.gz',
-                                                 't10k-labels-idx1-ubyte.gz']
-
-
-def test_a_missing_labels_file_is_named(small_dataset):
-  (small_dataset / 't10k-labels-idx1-ubyte.gz').unlink()
-  with pytest.raises(idx.IdxFormatError, match=r't10k-\*-ubyte.gz: expected one images'):
-    idx_example_gen.find_split_files(str(small_dataset), idx_example_gen.SPLIT_PATTERNS['eval'])
-
-
 def test_a_split_is_written_as_gzipped_tfrecords_in_file_order(small_dataset, tmp_path):
-  split_files = idx_example_gen.find_split_files(str(small_dataset),
-                                                 idx_example_gen.SPLIT_PATTERNS['eval'])
+  split_files = idx.find_split_files(small_dataset, dataset.SPLIT_PATTERNS['eval'])
   output_dir = tmp_path / 'Split-eval'
   idx_example_gen.write_shard(0, split_files, str(output_dir), num_shards=1)
   images, labels = idx.read_split(*split_files)
@@ -42,8 +25,7 @@ def test_a_split_is_written_as_gzipped_tfrecords_in_file_order(small_dataset, tm
 
 @pytest.mark.parametrize('num_shards', [2, 3])
 def test_shards_read_in_name_order_keep_the_file_order(small_dataset, tmp_path, num_shards):
-  split_files = idx_example_gen.find_split_files(str(small_dataset),
-                                                 idx_example_gen.SPLIT_PATTERNS['train'])
+  split_files = idx.find_split_files(small_dataset, dataset.SPLIT_PATTERNS['train'])
   output_dir = tmp_path / 'Split-train'
   # Written in reverse, as Beam's workers may finish them in any order.
   for shard in reversed(range(num_shards)):

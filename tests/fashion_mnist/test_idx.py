@@ -6,6 +6,7 @@ import struct
 import numpy as np
 import pytest
 
+from fashion_mnist import dataset
 from fashion_mnist import idx
 
 
@@ -116,3 +117,18 @@ def test_real_files_have_the_published_counts_and_first_labels(real_data_dir):
   assert list(train[1][:10]) == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
   assert list(test[1][:10]) == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
   assert np.bincount(train[1]).tolist() == [6000] * 10
+
+
+def test_split_patterns_pick_the_original_file_names(small_dataset):
+  train = idx.find_split_files(small_dataset, dataset.SPLIT_PATTERNS['train'])
+  test = idx.find_split_files(small_dataset, dataset.SPLIT_PATTERNS['eval'])
+  assert [p.rsplit('/', 1)[1] for p in train] == ['train-images-idx3-ubyte.gz',
+                                                  'train-labels-idx1-ubyte.gz']
+  assert [p.rsplit('/', 1)[1] for p in test] == ['t10k-images-idx3-ubyte.gz',
+                                                 't10k-labels-idx1-ubyte.gz']
+
+
+def test_a_missing_labels_file_is_named(small_dataset):
+  (small_dataset / 't10k-labels-idx1-ubyte.gz').unlink()
+  with pytest.raises(idx.IdxFormatError, match=r't10k-\*-ubyte.gz: expected one images'):
+    idx.find_split_files(small_dataset, dataset.SPLIT_PATTERNS['eval'])

@@ -9,6 +9,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components import idx_example_gen
+from fashion_mnist import dataset
 from fashion_mnist import features
 from fashion_mnist import idx
 from helpers import REPO_ROOT, compute_statistics, write_dataset
@@ -32,7 +33,7 @@ def run(tmp_path):
   data_dir = write_dataset(tmp_path / 'data', num_train=60, num_test=30)
   by_split = {}
   for split in _SPLITS:
-    files = idx_example_gen.find_split_files(str(data_dir), idx_example_gen.SPLIT_PATTERNS[split])
+    files = idx.find_split_files(data_dir, dataset.SPLIT_PATTERNS[split])
     for shard in range(idx_example_gen.SHARDS_PER_SPLIT):
       idx_example_gen.write_shard(shard, files, str(tmp_path / 'examples' / f'Split-{split}'))
     by_split[split] = idx.read_split(*files)
