@@ -5,11 +5,12 @@ In one run: (1) the tutorial's script as written (bench/tutorial.py) on the loca
 from ML Metadata), (4) again with --rerun (the pipeline runs, and TFX's cache answers each
 component), and (5) as a scheduled run does it, `run --if-new-data`, which stops before the
 pipeline. For each:
-wall time and the peak memory of the whole process tree (RSS of the process and all its children,
-summed, sampled every 0.2 s); per component, the wall time ML Metadata recorded; the test accuracy
-of both. By default it measures both stacks, one after the other, each in its own environment
-(scripts/in-env with FASHION_PIPELINE_STACK; the current stack in the Debian 13 root on older
-hosts). Prints a table per stack and writes them as JSON to bench/results/pipeline-<date>.json.
+wall time, the peak memory of the whole process tree (RSS of the process and all its children,
+summed, sampled every 0.2 s) and the CPU time the hypervisor stole meanwhile; per component, the
+wall time ML Metadata recorded; the test accuracy of both. By default it measures both stacks,
+one after the other, each in its own environment (scripts/in-env with FASHION_PIPELINE_STACK; the
+current stack in the Debian 13 root on older hosts). Prints a table per stack and writes them as
+JSON to bench/results/pipeline-<date>.json.
 
   scripts/in-env python bench/pipeline_bench.py [--stacks current,legacy] [--pairs 3]
                                                 [--data-dir DIR] [--beam-arg ARG ...]
@@ -49,9 +50,19 @@ def tree_rss(process: psutil.Process) -> int:
   return total
 
 
+def steal_seconds() -> float:
+  """CPU time the hypervisor has taken from this machine's cores since boot (/proc/stat's steal
+  column, summed over the cores): a shared virtual machine's hidden load."""
+  with open('/proc/stat', encoding='ascii') as stat:
+    fields = stat.readline().split()
+  return int(fields[8]) / os.sysconf('SC_CLK_TCK')
+
+
 def measure(command, env=None, log_path=None) -> dict:
-  """Runs a command; returns its wall seconds, exit code and the peak RSS of its process tree."""
+  """Runs a command; returns its wall seconds, the peak RSS of its process tree, and the CPU
+  time stolen from the machine while it ran."""
   with open(log_path or os.devnull, 'w') as log:
+    steal_before = steal_seconds()
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     peak, watched = 0, psutil.Process(child.pid)
@@ -72,7 +83,8 @@ def measure(command, env=None, log_path=None) -> dict:
     sampler.join()
   if returncode != 0:
     raise RuntimeError(f'{command} failed with exit code {returncode}; see {log_path}')
-  return {'seconds': round(seconds, 1), 'peak_rss_gb': round(peak / 2**30, 2)}
+  return {'seconds': round(seconds, 1), 'peak_rss_gb': round(peak / 2**30, 2),
+          'steal_seconds': round(steal_seconds() - steal_before, 1)}
 
 
 def run_tutorial(data_dir: Path, work_dir: Path) -> dict:
@@ -144,7 +156,9 @@ def measure_this_stack(data_dir: Path, beam_args, pairs: int = 1) -> dict:
       'pipeline_scheduled_nothing_new': scheduled,
       'ratio_cold_to_script': ratio,
       'pairs': [{'ratio': ratio, 'tutorial_seconds': tutorial['seconds'],
-                 'cold_seconds': cold['seconds']} for ratio, tutorial, cold in runs],
+                 'cold_seconds': cold['seconds'],
+                 'steal_seconds': round(tutorial['steal_seconds'] + cold['steal_seconds'], 1)}
+                for ratio, tutorial, cold in runs],
   }
 
 
@@ -179,6 +193,8 @@ def print_stack(results: dict) -> None:
   print(f"ratio pipeline cold / script: {results['ratio_cold_to_script']} (the median of "
         f"{len(pairs)}: " + ', '.join(f"{p['cold_seconds']} s / {p['tutorial_seconds']} s = "
                                        f"{p['ratio']}" for p in pairs) + ')')
+  print('CPU time stolen by the hypervisor during each pair: '
+        + ', '.join(f"{p.get('steal_seconds', '?')} s" for p in pairs))
   print(f"{'component (cold run)':<32}{'state':>8}{'wall s':>8}")
   for component, row in results['pipeline_cold']['components'].items():
     print(f"{component:<32}{row['state']:>8}{row['seconds']:>8}")
