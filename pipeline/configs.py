@@ -44,11 +44,11 @@ DEFAULT_TRAIN_CACHE_MB = 256
 #
 # Two workers in this process, one per core: the FnApiRunner then runs a stage's bundles two at a
 # time on threads, each worker taking its share of the stage's input (ExampleGen's shards, the
-# files StatisticsGen and the Evaluator read). Decoding examples, TFDV's quantiles sketches, zlib
-# and TensorFlow let go of Python's lock, so the two run on both cores. In memory, not
-# `multi_threading`, which is the same threads behind a gRPC data plane: on 2 cores ExampleGen
-# and StatisticsGen took 1.5 and 2.9 s so, against 1.5 and 3.2 s (and 2.3 and 3.9 s on one
-# worker). Beam logs a warning that in_memory ignores the count: the FnApiRunner honours it.
+# shards StatisticsGen reads). Decoding examples, TFDV's quantiles sketches, zlib and TensorFlow
+# let go of Python's lock, so the two run on both cores. In memory, not `multi_threading`, which
+# is the same threads behind a gRPC data plane: in the same cold runs on 2 cores ExampleGen and
+# StatisticsGen took 1.5 and 2.9 s so, against 1.5 and 3.2 s (and 2.3 and 3.9 s on one worker).
+# Beam logs a warning that in_memory ignores the count: the FnApiRunner honours it.
 DEFAULT_BEAM_ARGS = ('--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner',
                      '--direct_running_mode=in_memory', '--direct_num_workers=2')
 # Except the Evaluator: TFMA's metric combiners are Python that holds the lock, and a second

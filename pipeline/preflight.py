@@ -33,14 +33,14 @@ class RunInputs:
   backfill_spans: Tuple[int, ...] = ()
 
 
-def check_data_dir(data_dir: Path) -> None:
+def _check_data_dir(data_dir: Path) -> None:
   """Reads and checks every split's IDX files, so that a bad file is reported by name
   (IdxFormatError) instead of as a failure deep inside a Beam worker."""
   for split_pattern in dataset.SPLIT_PATTERNS.values():
     idx.read_split(*idx.find_split_files(data_dir, split_pattern))
 
 
-def folders_to_read(data_dir: Path, backfill_spans: Sequence[int]) -> List[Path]:
+def _folders_to_read(data_dir: Path, backfill_spans: Sequence[int]) -> List[Path]:
   """The folders of IDX files a run ingests: data_dir, or the newest span and the backfill."""
   span_dirs = spans.span_dirs(data_dir)
   if not span_dirs:
@@ -59,6 +59,6 @@ def check(config: PipelineConfig) -> RunInputs:
     return RunInputs()
   data_dir = data_source.resolve_data_dir(config)
   backfill_spans = tuple(scheduling.spans_to_backfill(config, data_dir))
-  for folder in folders_to_read(data_dir, backfill_spans):
-    check_data_dir(folder)
+  for folder in _folders_to_read(data_dir, backfill_spans):
+    _check_data_dir(folder)
   return RunInputs(data_dir, backfill_spans)
