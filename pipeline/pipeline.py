@@ -36,6 +36,7 @@ from components import resolvers
 from components import schema_import
 from fashion_mnist import features
 from fashion_mnist import gate
+from fashion_mnist import stack
 from mlmd import names
 import models
 from models import model as model_module
@@ -57,8 +58,11 @@ SOURCE_KEY = 'source_fingerprint'
 
 def training_code_files() -> List[Path]:
   """The Python files whose code Transform and Trainer run (a test checks it is all they import)."""
-  shared = Path(features.__file__)
-  return [*sorted(Path(models.__file__).parent.glob('*.py')), shared.parent / '__init__.py', shared]
+  # The facts they share with the rest (features), and the stack's shims (whether XLA compiles
+  # the epoch loop).
+  shared = [Path(features.__file__), Path(stack.__file__)]
+  return [*sorted(Path(models.__file__).parent.glob('*.py')), shared[0].parent / '__init__.py',
+          *shared]
 
 
 def source_fingerprint(files: Optional[Sequence[Path]] = None) -> str:
